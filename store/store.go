@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every backend.
+var (
+	// ErrNotFound means no object has the given key.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique key (an account key, a certificate serial)
+	// is already taken.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is fakeca's state. Contract, for every implementation:
+//   - safe for concurrent use; no operation takes a store-wide lock that
+//     would serialise unrelated accounts or orders;
+//   - values in, values out: nothing returned aliases store memory, and
+//     nothing passed in is retained;
+//   - Update* run mutate on a fresh copy inside one transaction: if it
+//     returns an error nothing is written and that error is returned; the
+//     mutator must not block or call back into the store;
+//   - a missing object yields an error matching ErrNotFound;
+//   - operations honour ctx cancellation where they may block.
+type Store interface {
+	// CreateAccount stores a new account, assigns its ID and returns it.
+	// ErrConflict if an account with the same KeyID exists.
+	CreateAccount(ctx context.Context, a Account) (Account, error)
+	GetAccount(ctx context.Context, id int64) (Account, error)
+	GetAccountByKeyID(ctx context.Context, keyID string) (Account, error)
+	// UpdateAccount applies mutate; changing KeyID re-indexes the account
+	// and fails with ErrConflict if the new key belongs to another account.
+	UpdateAccount(ctx context.Context, id int64, mutate func(*Account) error) (Account, error)
+
+	// CreateOrder stores a new order together with its new authorizations,
+	// assigning IDs to both. The order's AuthzIDs must already list the IDs
+	// of reused authorizations; new ones are appended in the given order.
+	CreateOrder(ctx context.Context, o Order, newAuthzs []Authorization) (Order, error)
+	GetOrder(ctx context.Context, id int64) (Order, error)
+	UpdateOrder(ctx context.Context, id int64, mutate func(*Order) error) (Order, error)
+	// FindReusableOrder returns the newest order with the key whose Expires
+	// is after now and that has not begun processing, or ErrNotFound.
+	FindReusableOrder(ctx context.Context, key OrderKey, now time.Time) (Order, error)
+
+	GetAuthz(ctx context.Context, id int64) (Authorization, error)
+	// GetAuthzs returns the authorizations with the given IDs, in order.
+	GetAuthzs(ctx context.Context, ids []int64) ([]Authorization, error)
+	UpdateAuthz(ctx context.Context, id int64, mutate func(*Authorization) error) (Authorization, error)
+	// FindValidAuthz returns the valid authorization with the key that
+	// expires last, if it expires after minExpiry; otherwise ErrNotFound.
+	FindValidAuthz(ctx context.Context, key AuthzKey, minExpiry time.Time) (Authorization, error)
+
+	// AddCertificate stores an issued certificate; ErrConflict on a serial
+	// that exists.
+	AddCertificate(ctx context.Context, c Certificate) error
+	GetCertificate(ctx context.Context, serial string) (Certificate, error)
+	UpdateCertificate(ctx context.Context, serial string, mutate func(*Certificate) error) (Certificate, error)
+
+	// BlockKey adds a SubjectPublicKeyInfo hash to the blocked-key list.
+	BlockKey(ctx context.Context, keyHash string) error
+	// KeyBlocked reports whether the hash is on the blocked-key list.
+	KeyBlocked(ctx context.Context, keyHash string) (bool, error)
+}
