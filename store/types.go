@@ -88,6 +88,9 @@ type Certificate struct {
 	Revoked     bool
 	RevokedAt   time.Time
 	Reason      int
+	// ReplacementOrder is the ID of the newest order whose ARI "replaces"
+	// names this certificate, 0 if none.
+	ReplacementOrder int64
 }
 
 // OrderKey finds a reusable order: same account, same identifier set, same

@@ -1,0 +1,144 @@
+package ca
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/fakeca/fakeca/acme"
+	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/store"
+)
+
+// Challenge texts (Boulder wfe2/wfe.go, ra/ra.go).
+const (
+	detailNoSuchChallenge  = "No such challenge"
+	detailChallengePayload = "Unable to unmarshal challenge request body"
+	detailAuthzNotPending  = "Unable to update challenge :: authorization must be pending"
+)
+
+// validationTimeout bounds one validation job.
+const validationTimeout = 90 * time.Second
+
+// challenge handles GET / POST-as-GET of a challenge and, for a POST with
+// a JSON object, starts its validation (RFC 8555 §7.5.1).
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
+	a, req, err := s.authzFromURL(r, "authz")
+	if err != nil {
+		return err
+	}
+	idx := findChallenge(a, mux.Vars(r)["chal"])
+	if idx < 0 {
+		return acme.New(acme.NotFound, detailNoSuchChallenge)
+	}
+	now := s.clock.Now()
+	if authzStatus(a, now) == acme.StatusExpired {
+		return acme.New(acme.NotFound, detailExpiredAuthz)
+	}
+	if len(req.payload) > 0 {
+		var body map[string]any
+		if err := json.Unmarshal(req.payload, &body); err != nil {
+			return acme.New(acme.Malformed, detailChallengePayload)
+		}
+		if a, err = s.startValidation(r, req.acct, a, idx); err != nil {
+			return err
+		}
+	}
+	l := linkerFor(r)
+	w.Header().Add("Link", link(l.authz(a.AccountID, a.ID), "up"))
+	w.Header().Set("Location", l.challenge(a.AccountID, a.ID, challengeID(a.Challenges[idx])))
+	writeJSON(w, "application/json", http.StatusOK, renderChallenge(l, a, a.Challenges[idx]))
+	return nil
+}
+
+func findChallenge(a store.Authorization, id string) int {
+	for i, c := range a.Challenges {
+		if challengeID(c) == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// startValidation marks the challenge as being validated and queues the
+// validation. A valid authorization, or a challenge already being
+// validated, is returned unchanged, so a client that retries its POST does
+// not start a second validation.
+func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Authorization, idx int) (store.Authorization, error) {
+	switch {
+	case a.Status == acme.StatusValid, a.Challenges[idx].Status == acme.StatusProcessing:
+		return a, nil
+	case a.Status != acme.StatusPending:
+		return a, acme.New(acme.Malformed, detailAuthzNotPending)
+	}
+	started := false
+	a, err := s.store.UpdateAuthz(r.Context(), a.ID, func(cur *store.Authorization) error {
+		c := &cur.Challenges[idx]
+		if cur.Status != acme.StatusPending || c.Status != acme.StatusPending {
+			return nil // lost a race: show what is there
+		}
+		started = true
+		c.Status = acme.StatusProcessing
+		return nil
+	})
+	if err != nil || !started {
+		return a, err
+	}
+	jwk, err := parseJWK(acct.JWK)
+	if err != nil {
+		return a, err
+	}
+	thumb, err := keyID(jwk)
+	if err != nil {
+		return a, err
+	}
+	c := a.Challenges[idx]
+	vr := challengeval.Request{Type: c.Type, Identifier: a.Identifier, Token: c.Token,
+		KeyAuthorization: c.Token + "." + thumb}
+	id := a.ID
+	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr) })
+}
+
+// validate runs one validation and records its outcome on the challenge and
+// the authorization.
+func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challengeval.Request) {
+	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
+	defer cancel()
+	verr := s.validator.Validate(ctx, vr)
+	now := s.clock.Now().UTC()
+	_, err := s.store.UpdateAuthz(ctx, authzID, func(a *store.Authorization) error {
+		c := &a.Challenges[idx]
+		if c.Status != acme.StatusProcessing || a.Status != acme.StatusPending {
+			return nil // deactivated meanwhile
+		}
+		p, _ := s.cfg.Profiles[s.profileName(a.Profile)]
+		if verr == nil {
+			c.Status, c.Validated = acme.StatusValid, now
+			a.Status, a.Expires = acme.StatusValid, now.Add(p.ValidAuthzLifetime)
+			return nil
+		}
+		c.Status, c.Error = acme.StatusInvalid, storedProblem(verr)
+		a.Status = acme.StatusInvalid
+		return nil
+	})
+	attrs := []any{"authz", authzID, "identifier", vr.Identifier.Value, "challenge", vr.Type}
+	if verr != nil {
+		attrs = append(attrs, "problem", verr.Error())
+	}
+	if err != nil {
+		s.log.Error("recording validation", append(attrs, "err", err)...)
+		return
+	}
+	s.log.Info("validation", attrs...)
+}
+
+// profileName resolves "" to the default profile.
+func (s *Server) profileName(requested string) string {
+	if requested == "" {
+		return s.cfg.DefaultProfile
+	}
+	return requested
+}

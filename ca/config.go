@@ -1,0 +1,160 @@
+package ca
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/fakeca/fakeca/ca/pki"
+	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/store"
+)
+
+// Config is the ACME server's behaviour. The zero value is not valid: start
+// from DefaultConfig, which mirrors Let's Encrypt staging.
+type Config struct {
+	// Profiles are the certificate profiles offered in the directory.
+	// Default: LE's classic, tlsserver and shortlived (reference §4.1).
+	Profiles map[string]Profile `yaml:"profiles"`
+	// DefaultProfile is used when an order names none. Default "classic",
+	// like Boulder's defaultProfileName.
+	DefaultProfile string `yaml:"defaultProfile"`
+	// TermsOfService, Website and CAAIdentities fill the directory's meta.
+	TermsOfService string   `yaml:"termsOfService"`
+	Website        string   `yaml:"website"`
+	CAAIdentities  []string `yaml:"caaIdentities"`
+	// ExternalAccountRequired makes new-account demand an EAB (RFC 8555
+	// §7.3.4). EABKeys maps key IDs to base64url HMAC keys. LE: not required.
+	ExternalAccountRequired bool              `yaml:"externalAccountRequired"`
+	EABKeys                 map[string]string `yaml:"eabKeys"`
+	// AllowOrderValidity accepts notBefore/notAfter in new-order (cert-manager's
+	// enableDurationFeature). LE refuses them: default false.
+	AllowOrderValidity bool `yaml:"allowOrderValidity"`
+	// Policy is the identifier, key and CSR policy.
+	Policy policy.Config `yaml:"policy"`
+	// ValidationWorkers bounds concurrent validations and issuances.
+	// Default 64.
+	ValidationWorkers int `yaml:"validationWorkers"`
+}
+
+// Profile is one certificate profile: ACME-side lifetimes and limits plus
+// the certificate shape handed to ca/pki.
+type Profile struct {
+	Description          string        `yaml:"description"`
+	PendingAuthzLifetime time.Duration `yaml:"pendingAuthzLifetime"`
+	ValidAuthzLifetime   time.Duration `yaml:"validAuthzLifetime"`
+	OrderLifetime        time.Duration `yaml:"orderLifetime"`
+	MaxNames             int           `yaml:"maxNames"`
+	AllowIP              bool          `yaml:"allowIP"`
+	Validity             time.Duration `yaml:"validity"`
+	OmitCommonName       bool          `yaml:"omitCommonName"`
+	OmitKeyEncipherment  bool          `yaml:"omitKeyEncipherment"`
+	OmitSKID             bool          `yaml:"omitSKID"`
+}
+
+const profileDocs = "https://letsencrypt.org/docs/profiles#"
+
+// DefaultProfiles returns Let's Encrypt's three profiles (reference §4.1).
+func DefaultProfiles() map[string]Profile {
+	return map[string]Profile{
+		"classic": {Description: profileDocs + "classic", PendingAuthzLifetime: 7 * 24 * time.Hour,
+			ValidAuthzLifetime: 30 * 24 * time.Hour, OrderLifetime: 7 * 24 * time.Hour, MaxNames: 100,
+			Validity: 90 * 24 * time.Hour},
+		"tlsserver": {Description: profileDocs + "tlsserver", PendingAuthzLifetime: time.Hour,
+			ValidAuthzLifetime: 7 * time.Hour, OrderLifetime: 8 * time.Hour, MaxNames: 25,
+			Validity: 45 * 24 * time.Hour, OmitCommonName: true, OmitKeyEncipherment: true, OmitSKID: true},
+		"shortlived": {Description: profileDocs + "shortlived", PendingAuthzLifetime: time.Hour,
+			ValidAuthzLifetime: 7 * time.Hour, OrderLifetime: 8 * time.Hour, MaxNames: 25, AllowIP: true,
+			Validity: 160 * time.Hour, OmitCommonName: true, OmitKeyEncipherment: true, OmitSKID: true},
+	}
+}
+
+// DefaultConfig mirrors Let's Encrypt staging's directory and profiles.
+func DefaultConfig() Config {
+	return Config{
+		Profiles:          DefaultProfiles(),
+		DefaultProfile:    "classic",
+		TermsOfService:    "https://letsencrypt.org/documents/LE-SA-v1.8-July-06-2026.pdf",
+		Website:           "https://letsencrypt.org/docs/staging-environment/",
+		CAAIdentities:     []string{"letsencrypt.org"},
+		ValidationWorkers: 64,
+	}
+}
+
+// Validate reports the first bad field, named by its YAML path.
+func (c Config) Validate() error {
+	if len(c.Profiles) == 0 {
+		return errors.New("ca.profiles: at least one profile is required")
+	}
+	names := make([]string, 0, len(c.Profiles))
+	for n := range c.Profiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := c.Profiles[n].validate("ca.profiles." + n); err != nil {
+			return err
+		}
+	}
+	if c.DefaultProfile != "" {
+		if _, ok := c.Profiles[c.DefaultProfile]; !ok {
+			return fmt.Errorf("ca.defaultProfile: %q is not a configured profile", c.DefaultProfile)
+		}
+	}
+	if c.ExternalAccountRequired && len(c.EABKeys) == 0 {
+		return errors.New("ca.eabKeys: externalAccountRequired needs at least one key")
+	}
+	for kid, k := range c.EABKeys {
+		if b, err := b64Decode(k); err != nil || len(b) == 0 {
+			return fmt.Errorf("ca.eabKeys.%s: must be a non-empty base64url HMAC key", kid)
+		}
+	}
+	if c.ValidationWorkers < 1 {
+		return errors.New("ca.validationWorkers: must be > 0")
+	}
+	return c.Policy.Validate()
+}
+
+func (p Profile) validate(path string) error {
+	switch {
+	case p.Validity <= 0:
+		return fmt.Errorf("%s.validity: must be > 0", path)
+	case p.PendingAuthzLifetime <= 0:
+		return fmt.Errorf("%s.pendingAuthzLifetime: must be > 0", path)
+	case p.ValidAuthzLifetime <= 0:
+		return fmt.Errorf("%s.validAuthzLifetime: must be > 0", path)
+	case p.OrderLifetime <= 0:
+		return fmt.Errorf("%s.orderLifetime: must be > 0", path)
+	case p.MaxNames < 1:
+		return fmt.Errorf("%s.maxNames: must be > 0", path)
+	}
+	return nil
+}
+
+func (p Profile) certProfile(name string) pki.Profile {
+	return pki.Profile{Name: name, Validity: p.Validity, Backdate: time.Hour,
+		OmitCommonName: p.OmitCommonName, OmitKeyEncipherment: p.OmitKeyEncipherment, OmitSKID: p.OmitSKID}
+}
+
+// Validator performs one challenge validation; *challengeval.Validator is
+// the real one.
+type Validator interface {
+	Validate(ctx context.Context, req challengeval.Request) error
+}
+
+// Deps are the server's collaborators. All are required except Logger.
+type Deps struct {
+	Clock     clock.PassiveClock
+	Logger    *slog.Logger
+	Store     store.Store
+	PKI       *pki.Hierarchy
+	Validator Validator
+}
+
+var _ Validator = (*challengeval.Validator)(nil)

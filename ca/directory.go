@@ -1,0 +1,73 @@
+package ca
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+)
+
+// directoryFiller is the value of Boulder's random directory entry.
+const directoryFiller = "https://community.letsencrypt.org/t/adding-random-entries-to-the-directory/33417"
+
+func randomDirKey() string {
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b[:])
+}
+
+// directory serves the directory (reference §4.5), with Boulder's random
+// extra key so clients learn not to depend on the key set.
+func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
+	l := linkerFor(r)
+	d := directoryJSON{
+		NewNonce: l.url(pathNewNonce), NewAccount: l.url(pathNewAccount), NewOrder: l.url(pathNewOrder),
+		RevokeCert: l.url(pathRevoke), KeyChange: l.url(pathKeyChange), RenewalInfo: l.url(pathRenewalInfo),
+		Meta: metaJSON{TermsOfService: s.cfg.TermsOfService, Website: s.cfg.Website,
+			CAAIdentities: s.cfg.CAAIdentities, ExternalAccountRequired: s.cfg.ExternalAccountRequired},
+	}
+	if len(s.cfg.Profiles) > 0 {
+		d.Meta.Profiles = make(map[string]string, len(s.cfg.Profiles))
+		for n, p := range s.cfg.Profiles {
+			d.Meta.Profiles[n] = p.Description
+		}
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return err
+	}
+	obj[s.dirKey] = directoryFiller
+	writeJSON(w, "application/json", http.StatusOK, obj)
+	return nil
+}
+
+// newNonce answers HEAD with 200 and GET with 204, as Boulder does; a
+// POST-as-GET also gets 200.
+func (s *Server) newNonce(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodPost {
+		req, err := s.verifyPOST(r, byKID)
+		if err != nil {
+			return err
+		}
+		if err := requirePostAsGet(req); err != nil {
+			return err
+		}
+	}
+	if r.Method == http.MethodGet {
+		w.Header().Set("Replay-Nonce", s.nonces.issue())
+	}
+	w.Header().Set("Cache-Control", "public, max-age=0, no-cache")
+	if r.Method == http.MethodGet {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}

@@ -1,0 +1,160 @@
+package ca
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/fakeca/fakeca/acme"
+	"github.com/fakeca/fakeca/ca/pki"
+	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/store"
+)
+
+// Finalize texts (reference §8 "Finalize").
+const (
+	prefixFinalize         = "Error finalizing order"
+	detailFinalizePayload  = "Unable to unmarshal finalize request body"
+	detailBadCSREncoding   = "Error parsing certificate request: %s"
+	detailOrderNotReady    = "Order's status (%q) is not acceptable for finalization"
+	detailOrderExpired     = "Order %d is expired"
+	detailIssuanceFailed   = "Error finalizing order :: failed to issue certificate"
+	issuanceTimeout        = 30 * time.Second
+)
+
+// finalize handles POST /acme/finalize/<acct>/<id> (RFC 8555 §7.4). CSR
+// problems are answered at once and leave the order ready; issuance runs
+// asynchronously, as at Let's Encrypt since 2023, and the order is
+// answered as processing with Retry-After: 3.
+func (s *Server) finalize(w http.ResponseWriter, r *http.Request) error {
+	o, req, err := s.finalizeTarget(r)
+	if err != nil {
+		return err
+	}
+	authzs, err := s.store.GetAuthzs(r.Context(), o.AuthzIDs)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	if !now.Before(o.Expires) {
+		return acme.New(acme.NotFound, detailOrderExpired, o.ID)
+	}
+	if st := orderStatus(o, authzs, now); st != acme.StatusReady {
+		return acme.New(acme.OrderNotReady, detailOrderNotReady, st)
+	}
+	csr, err := s.parseFinalizeCSR(r, req, o)
+	if err != nil {
+		return err
+	}
+	o, err = s.store.UpdateOrder(r.Context(), o.ID, func(cur *store.Order) error {
+		if cur.BeganProcessing {
+			return acme.New(acme.OrderNotReady, detailOrderNotReady, acme.StatusProcessing)
+		}
+		cur.BeganProcessing = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	id := o.ID
+	if err := s.enqueue(r.Context(), func(ctx context.Context) { s.issue(ctx, id, csr) }); err != nil {
+		return err
+	}
+	s.writeOrder(w, linkerFor(r), o, authzs)
+	return nil
+}
+
+func (s *Server) finalizeTarget(r *http.Request) (store.Order, signedRequest, error) {
+	req, err := s.verifyPOST(r, byKID)
+	if err != nil {
+		return store.Order{}, req, err
+	}
+	// Reuse the order look-up of GET: ownership and 404s are the same.
+	o, err := s.orderByVars(r, req.acct.ID)
+	return o, req, err
+}
+
+func (s *Server) parseFinalizeCSR(r *http.Request, req signedRequest, o store.Order) (*x509.CertificateRequest, error) {
+	var body finalizeRequest
+	if err := json.Unmarshal(req.payload, &body); err != nil {
+		return nil, acme.New(acme.Malformed, detailFinalizePayload)
+	}
+	der, err := b64Decode(body.CSR)
+	if err != nil {
+		return nil, acme.New(acme.Malformed, detailBadCSREncoding, err)
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, acme.New(acme.Malformed, detailBadCSREncoding, err)
+	}
+	p := s.cfg.Profiles[s.profileName(o.Profile)]
+	err = s.policy.CheckCSR(policy.CSRRequest{CSR: csr, OrderIdentifiers: o.Identifiers,
+		AccountKey: req.jwk.Key, MaxNames: p.MaxNames,
+		KeyBlocked: func(h string) (bool, error) { return s.store.KeyBlocked(r.Context(), h) }})
+	if err != nil {
+		return nil, withPrefix(err, prefixFinalize)
+	}
+	return csr, nil
+}
+
+// issue signs the certificate for a processing order and records it; on
+// failure the order becomes invalid with Boulder's finalize error.
+func (s *Server) issue(ctx context.Context, orderID int64, csr *x509.CertificateRequest) {
+	ctx, cancel := context.WithTimeout(ctx, issuanceTimeout)
+	defer cancel()
+	err := s.issueOrder(ctx, orderID, csr)
+	if err == nil {
+		return
+	}
+	s.log.Error("issuance failed", "order", orderID, "err", err)
+	_, uerr := s.store.UpdateOrder(ctx, orderID, func(o *store.Order) error {
+		o.Error = storedFromError(acme.New(acme.ServerInternal, detailIssuanceFailed))
+		return nil
+	})
+	if uerr != nil {
+		s.log.Error("recording failed issuance", "order", orderID, "err", uerr)
+	}
+}
+
+func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.CertificateRequest) error {
+	o, err := s.store.GetOrder(ctx, orderID)
+	if err != nil {
+		return err
+	}
+	p := s.cfg.Profiles[s.profileName(o.Profile)]
+	leafReq := pki.LeafRequest{PublicKey: csr.PublicKey, CommonName: csr.Subject.CommonName,
+		Profile: p.certProfile(s.profileName(o.Profile)), NotBefore: o.NotBefore, NotAfter: o.NotAfter}
+	for _, id := range o.Identifiers {
+		if id.Type == acme.TypeIP {
+			leafReq.IPs = append(leafReq.IPs, net.ParseIP(id.Value))
+		} else {
+			leafReq.DNSNames = append(leafReq.DNSNames, id.Value)
+		}
+	}
+	leaf, err := s.pki.Issue(leafReq)
+	if err != nil {
+		return fmt.Errorf("pki: %w", err)
+	}
+	keyHash, err := policy.KeyHash(csr.PublicKey)
+	if err != nil {
+		return err
+	}
+	cert := store.Certificate{Serial: leaf.Serial, AccountID: o.AccountID, OrderID: o.ID, DER: leaf.DER,
+		IssuerID: leaf.Issuer.ID, Identifiers: o.Identifiers, Issued: s.clock.Now().UTC(),
+		Expires: leaf.Cert.NotAfter, KeyHash: keyHash}
+	if err := s.store.AddCertificate(ctx, cert); err != nil {
+		return err
+	}
+	_, err = s.store.UpdateOrder(ctx, orderID, func(o *store.Order) error {
+		o.CertSerial = leaf.Serial
+		return nil
+	})
+	if err == nil {
+		s.log.Info("certificate issued", "order", orderID, "serial", leaf.Serial, "identifier", identValues(o.Identifiers))
+	}
+	return err
+}

@@ -1,0 +1,203 @@
+// Package instance assembles a whole fakeca — hierarchy, store, validator
+// and ACME server — and serves its three listeners. cmd/fakeca, the
+// integration tests and (later) the scenario runner start CAs through it.
+//
+// In DESIGN.md's graph it sits just under cmd and scenarios:
+// {cmd, scenarios} → ca/instance → {ca, ca/pki, store, challengeval}.
+package instance
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/fakeca/fakeca/ca"
+	"github.com/fakeca/fakeca/ca/pki"
+	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/store"
+)
+
+// Config describes one fakeca. Addresses may use port 0.
+type Config struct {
+	// Listen is the ACME HTTPS address. Default 127.0.0.1:14000.
+	Listen string
+	// MgmtListen is the management HTTPS address. Default 127.0.0.1:15000.
+	MgmtListen string
+	// HTTPListen is the plain-HTTP address for AIA (and later CRL/OCSP).
+	// Default 127.0.0.1:14080.
+	HTTPListen string
+	// TLSHosts are extra SANs for the serving certificate.
+	TLSHosts []string
+	// DataDir keeps the hierarchy's keys so the trust bundle survives
+	// restarts; empty keeps everything in memory.
+	DataDir    string
+	CA         ca.Config
+	PKI        pki.Config
+	Validation challengeval.Config
+}
+
+// Deps are the instance's collaborators; Logger may be nil.
+type Deps struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+}
+
+// Instance is a running fakeca. Safe for concurrent use.
+type Instance struct {
+	server   *ca.Server
+	bundle   []byte
+	acmeAddr string
+	mgmtAddr string
+	httpAddr string
+	servers  []*http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	errs     chan error
+}
+
+// Start builds a fakeca from cfg, binds its listeners and serves until
+// Shutdown (or ctx's end).
+func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
+	cfg = withDefaults(cfg)
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	lns, err := listenAll(cfg.Listen, cfg.MgmtListen, cfg.HTTPListen)
+	if err != nil {
+		return nil, err
+	}
+	httpAddr := lns[2].Addr().String()
+	cfg.PKI.AIABaseURL = "http://" + httpAddr + "/aia/"
+	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
+		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
+	}
+	srv, bundle, tlsCert, err := build(cfg, deps.Clock, log)
+	if err != nil {
+		closeAll(lns)
+		return nil, err
+	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12}
+	i := &Instance{server: srv, bundle: bundle, acmeAddr: lns[0].Addr().String(),
+		mgmtAddr: lns[1].Addr().String(), httpAddr: httpAddr, errs: make(chan error, 4)}
+	runCtx, cancel := context.WithCancel(ctx)
+	i.cancel = cancel
+	i.wg.Go(func() { _ = srv.Run(runCtx) })
+	handlers := []http.Handler{srv.Handler(), srv.ManagementHandler(), srv.PublicHandler()}
+	for n, ln := range lns {
+		hs := &http.Server{Handler: handlers[n], ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		if n < 2 {
+			hs.TLSConfig = tlsCfg
+			ln = tls.NewListener(ln, tlsCfg)
+		}
+		i.servers = append(i.servers, hs)
+		i.wg.Go(func() {
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				i.errs <- err
+			}
+		})
+	}
+	return i, nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:14000"
+	}
+	if cfg.MgmtListen == "" {
+		cfg.MgmtListen = "127.0.0.1:15000"
+	}
+	if cfg.HTTPListen == "" {
+		cfg.HTTPListen = "127.0.0.1:14080"
+	}
+	return cfg
+}
+
+func build(cfg Config, clk clock.Clock, log *slog.Logger) (*ca.Server, []byte, tls.Certificate, error) {
+	h, err := pki.New(cfg.PKI, pki.Deps{Clock: clk})
+	if err != nil {
+		return nil, nil, tls.Certificate{}, err
+	}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.TLSHosts...)
+	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil && host != "" {
+		hosts = append(hosts, host)
+	}
+	tlsCert, err := h.ServingCertificate(hosts)
+	if err != nil {
+		return nil, nil, tls.Certificate{}, fmt.Errorf("serving certificate: %w", err)
+	}
+	v, err := challengeval.New(cfg.Validation, challengeval.Deps{Clock: clk, Logger: log})
+	if err != nil {
+		return nil, nil, tls.Certificate{}, err
+	}
+	srv, err := ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: store.NewMemory(), PKI: h, Validator: v})
+	if err != nil {
+		return nil, nil, tls.Certificate{}, err
+	}
+	return srv, h.BundlePEM(), tlsCert, nil
+}
+
+func listenAll(addrs ...string) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll(lns)
+			return nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+}
+
+// DirectoryURL is the ACME directory URL.
+func (i *Instance) DirectoryURL() string { return "https://" + i.acmeAddr + "/directory" }
+
+// ACMEAddr, MgmtAddr and HTTPAddr are the bound listener addresses.
+func (i *Instance) ACMEAddr() string { return i.acmeAddr }
+
+// MgmtAddr is the management listener's address.
+func (i *Instance) MgmtAddr() string { return i.mgmtAddr }
+
+// HTTPAddr is the plain-HTTP listener's address.
+func (i *Instance) HTTPAddr() string { return i.httpAddr }
+
+// BundlePEM verifies the serving certificate and every issued leaf.
+func (i *Instance) BundlePEM() []byte { return i.bundle }
+
+// Errors reports listener failures after Start.
+func (i *Instance) Errors() <-chan error { return i.errs }
+
+// Shutdown stops accepting requests, lets requests and validations in
+// flight finish (until ctx ends) and returns.
+func (i *Instance) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, hs := range i.servers {
+		errs = append(errs, hs.Shutdown(ctx))
+	}
+	i.cancel()
+	done := make(chan struct{})
+	go func() { i.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}

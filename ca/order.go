@@ -1,0 +1,311 @@
+package ca
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/fakeca/fakeca/acme"
+	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/store"
+)
+
+// New-order and order texts (reference §4.1, §8).
+const (
+	prefixNewOrder           = "Error creating new order"
+	prefixInvalidIdentifiers = "Invalid identifiers requested"
+	detailOrderPayload       = "Unable to unmarshal NewOrder request body"
+	detailNoIdentifiers      = "NewOrder request did not specify any identifiers"
+	detailNoValidity         = "NotBefore and NotAfter are not supported"
+	detailBadValidityTime    = "Invalid %s: must be an RFC 3339 timestamp"
+	detailUnknownProfile     = "profile name %q not recognized"
+	detailNoSuchOrder        = "No order for ID %d"
+	detailOrderWrongAccount  = "No order found for account ID %d"
+	detailOrderNotOwner      = "User account ID doesn't match account ID in order"
+	retryAfterProcessing     = "3"
+)
+
+// newOrder handles POST /acme/new-order (RFC 8555 §7.4).
+func (s *Server) newOrder(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.verifyPOST(r, byKID)
+	if err != nil {
+		return err
+	}
+	var body newOrderRequest
+	if err := json.Unmarshal(req.payload, &body); err != nil {
+		return acme.New(acme.Malformed, detailOrderPayload)
+	}
+	ev := eventFrom(r)
+	ev.idents = body.Identifiers
+	order, err := s.placeOrder(r.Context(), req.acct, body)
+	if err != nil {
+		return err
+	}
+	ev.order = order.ID
+	authzs, err := s.store.GetAuthzs(r.Context(), order.AuthzIDs)
+	if err != nil {
+		return err
+	}
+	l := linkerFor(r)
+	w.Header().Set("Location", l.order(order.AccountID, order.ID))
+	writeJSON(w, "application/json", http.StatusCreated, s.renderOrder(l, order, authzs))
+	return nil
+}
+
+// orderRequest is a checked new-order request.
+type orderRequest struct {
+	idents      []acme.Identifier
+	profileName string // as requested; "" means the default
+	profile     Profile
+	notBefore   time.Time
+	notAfter    time.Time
+}
+
+// checkOrderRequest applies Boulder's new-order checks in its order.
+func (s *Server) checkOrderRequest(body newOrderRequest) (orderRequest, error) {
+	if len(body.Identifiers) == 0 {
+		return orderRequest{}, acme.New(acme.Malformed, detailNoIdentifiers)
+	}
+	or := orderRequest{profileName: body.Profile}
+	if body.NotBefore != "" || body.NotAfter != "" {
+		if !s.cfg.AllowOrderValidity {
+			return orderRequest{}, acme.New(acme.Malformed, detailNoValidity)
+		}
+		var err error
+		if or.notBefore, err = parseOptionalTime("notBefore", body.NotBefore); err != nil {
+			return orderRequest{}, err
+		}
+		if or.notAfter, err = parseOptionalTime("notAfter", body.NotAfter); err != nil {
+			return orderRequest{}, err
+		}
+	}
+	or.idents = policy.Canonical(body.Identifiers)
+	if err := s.policy.CheckIdentifiers(or.idents); err != nil {
+		return orderRequest{}, withPrefix(err, prefixInvalidIdentifiers)
+	}
+	if err := policy.CheckWildcardRedundancy(or.idents); err != nil {
+		return orderRequest{}, withPrefix(err, prefixNewOrder)
+	}
+	name := body.Profile
+	if name == "" {
+		name = s.cfg.DefaultProfile
+	}
+	p, ok := s.cfg.Profiles[name]
+	if !ok {
+		return orderRequest{}, acme.New(acme.InvalidProfile, detailUnknownProfile, body.Profile).WithPrefix(prefixNewOrder)
+	}
+	or.profile = p
+	if err := policy.CheckProfileIdentifiers(or.idents, body.Profile, p.AllowIP, p.MaxNames); err != nil {
+		return orderRequest{}, withPrefix(err, prefixNewOrder)
+	}
+	return or, nil
+}
+
+func parseOptionalTime(field, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, acme.New(acme.Malformed, detailBadValidityTime, field)
+	}
+	return t, nil
+}
+
+// placeOrder returns a reusable order or creates a new one, reusing valid
+// authorizations as Boulder does.
+func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrderRequest) (store.Order, error) {
+	or, err := s.checkOrderRequest(body)
+	if err != nil {
+		return store.Order{}, err
+	}
+	if body.Replaces != "" {
+		if err := s.checkReplaces(ctx, acct, or.idents, body.Replaces); err != nil {
+			return store.Order{}, err
+		}
+	}
+	now := s.clock.Now().UTC()
+	if o, ok := s.reusableOrder(ctx, acct.ID, or, now); ok {
+		return o, nil
+	}
+	order := store.Order{AccountID: acct.ID, Identifiers: or.idents, Profile: or.profileName,
+		Replaces: body.Replaces, Created: now, Expires: now.Add(or.profile.OrderLifetime),
+		NotBefore: or.notBefore, NotAfter: or.notAfter}
+	minLife := clampDuration(or.profile.OrderLifetime/8, time.Hour, 24*time.Hour)
+	var fresh []store.Authorization
+	for _, id := range or.idents {
+		key := store.AuthzKey{AccountID: acct.ID, Identifier: id.Base(), Wildcard: id.IsWildcard(), Profile: or.profileName}
+		a, err := s.store.FindValidAuthz(ctx, key, now.Add(minLife))
+		if err == nil {
+			order.AuthzIDs = append(order.AuthzIDs, a.ID)
+			order.Expires = minTime(order.Expires, a.Expires)
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return store.Order{}, err
+		}
+		na, err := newAuthz(acct.ID, id, or.profileName, now, now.Add(or.profile.PendingAuthzLifetime))
+		if err != nil {
+			return store.Order{}, err
+		}
+		fresh = append(fresh, na)
+		order.Expires = minTime(order.Expires, na.Expires)
+	}
+	created, err := s.store.CreateOrder(ctx, order, fresh)
+	if err != nil || body.Replaces == "" {
+		return created, err
+	}
+	return created, s.recordReplacement(ctx, body.Replaces, created.ID)
+}
+
+// reusableOrder finds an unexpired pending or ready order of the account
+// for the same identifiers and profile string (Boulder's GetOrderForNames).
+func (s *Server) reusableOrder(ctx context.Context, acct int64, or orderRequest, now time.Time) (store.Order, bool) {
+	if !or.notBefore.IsZero() || !or.notAfter.IsZero() {
+		return store.Order{}, false
+	}
+	o, err := s.store.FindReusableOrder(ctx, store.OrderKey{AccountID: acct, Identifiers: or.idents, Profile: or.profileName}, now)
+	if err != nil || o.Replaces != "" {
+		return store.Order{}, false
+	}
+	authzs, err := s.store.GetAuthzs(ctx, o.AuthzIDs)
+	if err != nil {
+		return store.Order{}, false
+	}
+	switch orderStatus(o, authzs, now) {
+	case acme.StatusPending, acme.StatusReady:
+		return o, true
+	}
+	return store.Order{}, false
+}
+
+// newAuthz builds a pending authorization with the challenges the policy
+// offers, in a fixed order.
+func newAuthz(acct int64, id acme.Identifier, profile string, now, expires time.Time) (store.Authorization, error) {
+	a := store.Authorization{AccountID: acct, Identifier: id.Base(), Wildcard: id.IsWildcard(),
+		Profile: profile, Status: acme.StatusPending, Created: now, Expires: expires}
+	token, err := newToken()
+	if err != nil {
+		return a, err
+	}
+	// One token for all challenges of an authorization, as Boulder does.
+	for _, t := range policy.ChallengeTypes(id) {
+		a.Challenges = append(a.Challenges, store.Challenge{Type: t, Token: token, Status: acme.StatusPending})
+	}
+	return a, nil
+}
+
+func newToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return b64Encode(b[:]), nil
+}
+
+// getOrder handles GET and POST-as-GET of /acme/order/<acct>/<id>.
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.orderFromURL(r)
+	if err != nil {
+		return err
+	}
+	authzs, err := s.store.GetAuthzs(r.Context(), o.AuthzIDs)
+	if err != nil {
+		return err
+	}
+	s.writeOrder(w, linkerFor(r), o, authzs)
+	return nil
+}
+
+// orderFromURL loads the order named by the URL and, for POST-as-GET,
+// checks that the requester owns it.
+func (s *Server) orderFromURL(r *http.Request) (store.Order, error) {
+	if r.Method != http.MethodPost {
+		return s.orderByVars(r, 0)
+	}
+	req, err := s.verifyPOST(r, byKID)
+	if err != nil {
+		return store.Order{}, err
+	}
+	if err := requirePostAsGet(req); err != nil {
+		return store.Order{}, err
+	}
+	return s.orderByVars(r, req.acct.ID)
+}
+
+// orderByVars loads /…/<acct>/<id>; requester, when not 0, must be <acct>.
+func (s *Server) orderByVars(r *http.Request, requester int64) (store.Order, error) {
+	vars := mux.Vars(r)
+	acct, _ := strconv.ParseInt(vars["acct"], 10, 64)
+	id, _ := strconv.ParseInt(vars["id"], 10, 64)
+	eventFrom(r).order = id
+	if requester != 0 && requester != acct {
+		return store.Order{}, acme.New(acme.Unauthorized, detailOrderNotOwner)
+	}
+	o, err := s.store.GetOrder(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Order{}, acme.New(acme.NotFound, detailNoSuchOrder, id)
+	}
+	if err != nil {
+		return store.Order{}, err
+	}
+	if o.AccountID != acct {
+		return store.Order{}, acme.New(acme.NotFound, detailOrderWrongAccount, acct)
+	}
+	return o, nil
+}
+
+// writeOrder renders an order with Location and, while it is processing,
+// Boulder's Retry-After: 3.
+func (s *Server) writeOrder(w http.ResponseWriter, l linker, o store.Order, authzs []store.Authorization) {
+	body := s.renderOrder(l, o, authzs)
+	w.Header().Set("Location", l.order(o.AccountID, o.ID))
+	if body.Status == acme.StatusProcessing {
+		w.Header().Set("Retry-After", retryAfterProcessing)
+	}
+	writeJSON(w, "application/json", http.StatusOK, body)
+}
+
+func (s *Server) renderOrder(l linker, o store.Order, authzs []store.Authorization) orderJSON {
+	out := orderJSON{Status: orderStatus(o, authzs, s.clock.Now()), Expires: o.Expires,
+		Identifiers: o.Identifiers, Profile: o.Profile, Replaces: o.Replaces,
+		Finalize: l.finalize(o.AccountID, o.ID), Error: renderStored(o.Error)}
+	for _, id := range o.AuthzIDs {
+		out.Authorizations = append(out.Authorizations, l.authz(o.AccountID, id))
+	}
+	if !o.NotBefore.IsZero() {
+		out.NotBefore = &o.NotBefore
+	}
+	if !o.NotAfter.IsZero() {
+		out.NotAfter = &o.NotAfter
+	}
+	if out.Status == acme.StatusValid {
+		out.Certificate = l.cert(o.CertSerial)
+	}
+	return out
+}
+
+// withPrefix adds Boulder's "<endpoint> :: " prefix to an *acme.Error.
+func withPrefix(err error, prefix string) error {
+	if e, ok := acme.As(err); ok {
+		return e.WithPrefix(prefix)
+	}
+	return err
+}
+
+func clampDuration(d, lo, hi time.Duration) time.Duration {
+	return max(lo, min(d, hi))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}

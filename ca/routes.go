@@ -1,0 +1,90 @@
+package ca
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/fakeca/fakeca/acme"
+)
+
+// handlerFunc is an ACME handler: it writes a success response or returns
+// an error that the route wrapper renders as a problem document.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// methods maps HTTP methods to handlers for one path.
+type methods map[string]handlerFunc
+
+// routes is the one routing table of the ACME listener (reference §8).
+func (s *Server) routes() http.Handler {
+	m := mux.NewRouter()
+	route := func(path string, ms methods) { m.Handle(path, s.endpoint(path, ms)) }
+	dir := methods{http.MethodGet: s.directory, http.MethodHead: s.directory, http.MethodPost: s.directory}
+	route(pathDirectory, dir)
+	route(pathPebbleDir, dir)
+	route(pathNewNonce, methods{http.MethodHead: s.newNonce, http.MethodGet: s.newNonce, http.MethodPost: s.newNonce})
+	route(pathNewAccount, methods{http.MethodPost: s.newAccount})
+	route(pathAccount+"{acct:[0-9]+}", methods{http.MethodPost: s.account})
+	route(pathNewOrder, methods{http.MethodPost: s.newOrder})
+	route(pathOrder+"{acct:[0-9]+}/{id:[0-9]+}", methods{http.MethodGet: s.getOrder, http.MethodPost: s.getOrder})
+	route(pathAuthz+"{acct:[0-9]+}/{id:[0-9]+}", methods{http.MethodGet: s.authz, http.MethodPost: s.authz})
+	route(pathChallenge+"{acct:[0-9]+}/{authz:[0-9]+}/{chal}", methods{http.MethodGet: s.challenge, http.MethodPost: s.challenge})
+	route(pathFinalize+"{acct:[0-9]+}/{id:[0-9]+}", methods{http.MethodPost: s.finalize})
+	route(pathCert+"{serial}", methods{http.MethodGet: s.certificate, http.MethodPost: s.certificate})
+	route(pathCert+"{serial}/{chain:[0-9]+}", methods{http.MethodGet: s.certificate, http.MethodPost: s.certificate})
+	route(pathRevoke, methods{http.MethodPost: s.revoke})
+	route(pathKeyChange, methods{http.MethodPost: s.keyChange})
+	route(pathRenewalInfo+"/{certID}", methods{http.MethodGet: s.renewalInfo, http.MethodPost: s.renewalInfo})
+	m.NotFoundHandler = s.endpoint("", nil)
+	return m
+}
+
+// detailNotFoundPage and detailMethodNotAllowed are Boulder's texts for an
+// unknown path and a wrong method.
+const (
+	detailNotFoundPage     = "Page not found"
+	detailMethodNotAllowed = "Method not allowed"
+)
+
+// endpoint wraps one path's handlers with the headers every ACME response
+// carries: Replay-Nonce on non-GET responses (errors included) and the
+// directory Link on all but the directory.
+func (s *Server) endpoint(path string, ms methods) http.Handler {
+	allow := allowHeader(ms)
+	isDir := path == pathDirectory || path == pathPebbleDir
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if r.Method != http.MethodGet {
+			h.Set("Replay-Nonce", s.nonces.issue())
+		}
+		if !isDir {
+			h.Add("Link", link(linkerFor(r).url(pathDirectory), "index"))
+		}
+		if ms == nil {
+			s.writeError(w, r, acme.New(acme.NotFound, detailNotFoundPage))
+			return
+		}
+		fn, ok := ms[r.Method]
+		if !ok {
+			h.Set("Allow", allow)
+			s.writeError(w, r, acme.New(acme.MethodNotAllowed, detailMethodNotAllowed))
+			return
+		}
+		if err := fn(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func allowHeader(ms methods) string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
+		if _, ok := ms[m]; ok {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func link(url, rel string) string { return "<" + url + ">;rel=\"" + rel + "\"" }
