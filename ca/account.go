@@ -21,7 +21,6 @@ const (
 	detailNoAccountForKey    = "No account exists with the provided key"
 	detailMustAgreeToS       = "must agree to terms of service"
 	detailAccountPayload     = "Unable to JSON parse account request"
-	detailAccountIDMismatch  = "Request signing key did not match update key"
 	detailAccountNoSuch      = "Account ID in URL does not match account ID in request"
 	detailBadAccountStatus   = "Invalid value provided for status field"
 	detailContactNotMailto   = "contact method %q is not supported"
@@ -173,13 +172,13 @@ func renderAccount(a store.Account) accountJSON {
 
 // Key-change texts (Boulder wfe2/wfe.go KeyRollover).
 const (
-	detailKeyChangeInner     = "Unable to validate JWS :: Inner JWS %s"
-	detailKeyChangeURL       = "Inner JWS URL doesn't match outer JWS URL"
-	detailKeyChangePayload   = "Unable to JSON parse key change request"
-	detailKeyChangeAccount   = "Inner key rollover request specified Account %q, but outer JWS has Key ID %q"
-	detailKeyChangeOldKey    = "Inner JWS does not contain old key field matching current account key"
-	detailKeyChangeSameKey   = "New key specified by rollover request is the same as the old key"
-	detailKeyChangeKeyInUse  = "Unable to change account key :: New key is already in use for a different account"
+	detailKeyChangeInner    = "Unable to validate JWS :: Inner JWS %s"
+	detailKeyChangeURL      = "Inner JWS URL doesn't match outer JWS URL"
+	detailKeyChangePayload  = "Unable to JSON parse key change request"
+	detailKeyChangeAccount  = "Inner key rollover request specified Account %q, but outer JWS has Key ID %q"
+	detailKeyChangeOldKey   = "Inner JWS does not contain old key field matching current account key"
+	detailKeyChangeSameKey  = "New key specified by rollover request is the same as the old key"
+	detailKeyChangeKeyInUse = "Unable to change account key :: New key is already in use for a different account"
 )
 
 // keyChange handles POST /acme/key-change (RFC 8555 §7.3.5).

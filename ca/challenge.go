@@ -114,14 +114,22 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 		if c.Status != acme.StatusProcessing || a.Status != acme.StatusPending {
 			return nil // deactivated meanwhile
 		}
-		p, _ := s.cfg.Profiles[s.profileName(a.Profile)]
-		if verr == nil {
-			c.Status, c.Validated = acme.StatusValid, now
-			a.Status, a.Expires = acme.StatusValid, now.Add(p.ValidAuthzLifetime)
+		to := acme.StatusValid
+		if verr != nil {
+			to = acme.StatusInvalid
+		}
+		if err := transition(a.Status, to); err != nil {
+			return err
+		}
+		if err := transition(c.Status, to); err != nil {
+			return err
+		}
+		a.Status, c.Status, c.Validated = to, to, now
+		if verr != nil {
+			c.Error = storedProblem(verr)
 			return nil
 		}
-		c.Status, c.Error = acme.StatusInvalid, storedProblem(verr)
-		a.Status = acme.StatusInvalid
+		a.Expires = now.Add(s.cfg.Profiles[s.profileName(a.Profile)].ValidAuthzLifetime)
 		return nil
 	})
 	attrs := []any{"authz", authzID, "identifier", vr.Identifier.Value, "challenge", vr.Type}

@@ -17,13 +17,13 @@ import (
 
 // Finalize texts (reference §8 "Finalize").
 const (
-	prefixFinalize         = "Error finalizing order"
-	detailFinalizePayload  = "Unable to unmarshal finalize request body"
-	detailBadCSREncoding   = "Error parsing certificate request: %s"
-	detailOrderNotReady    = "Order's status (%q) is not acceptable for finalization"
-	detailOrderExpired     = "Order %d is expired"
-	detailIssuanceFailed   = "Error finalizing order :: failed to issue certificate"
-	issuanceTimeout        = 30 * time.Second
+	prefixFinalize        = "Error finalizing order"
+	detailFinalizePayload = "Unable to unmarshal finalize request body"
+	detailBadCSREncoding  = "Error parsing certificate request: %s"
+	detailOrderNotReady   = "Order's status (%q) is not acceptable for finalization"
+	detailOrderExpired    = "Order %d is expired"
+	detailIssuanceFailed  = "Error finalizing order :: failed to issue certificate"
+	issuanceTimeout       = 30 * time.Second
 )
 
 // finalize handles POST /acme/finalize/<acct>/<id> (RFC 8555 §7.4). CSR

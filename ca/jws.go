@@ -25,30 +25,29 @@ const maxBodyBytes = 50000
 // in reference §8; the others are Boulder's wfe2/verify.go wording as best
 // known (unverified against a live server).
 const (
-	detailNoContentType      = `No Content-Type header on POST. Content-Type must be "application/jose+json"`
-	detailBadContentType     = `Invalid Content-Type header on POST. Content-Type must be "application/jose+json"`
-	detailBodyTooLarge       = "request body too large"
-	detailParseJWS           = "Parse error reading JWS"
-	detailTooManySigs        = "Too many signatures in POST body"
-	detailNoSigs             = "POST JWS not signed"
-	detailUnprotectedHeader  = `JWS "header" field not allowed. All headers must be in "protected" field`
-	detailBadAlg             = "JWS signature header contains unsupported algorithm %q, expected one of RS256, ES256, ES384 or ES512"
-	detailAlgKeyMismatch     = "JWS signature header algorithm %q does not match expected algorithm %q for JWK"
-	detailNoNonce            = "JWS has no anti-replay nonce"
-	detailBadNonce           = "JWS has an invalid anti-replay nonce"
-	detailNoURL              = "JWS header parameter 'url' required"
-	detailWrongURL           = "JWS header parameter 'url' incorrect. Expected %q got %q"
-	detailJWKAndKID          = `jwk and kid header fields are mutually exclusive`
-	detailNoJWK              = "No embedded JWK in JWS header"
-	detailNoKID              = "No Key ID in JWS header"
-	detailBadJWK             = "Unable to validate JWS :: Request signing key is not a valid JWK"
-	detailBadKIDURL          = "Unable to validate JWS :: KeyID header contained an invalid account URL: %q"
-	detailAccountNotFound    = "Unable to validate JWS :: Account %q not found"
-	detailAccountNotValid    = "Unable to validate JWS :: Account is not valid, has status %q"
-	detailVerifyFailed       = "JWS verification error"
-	detailPostAsGetNotEmpty  = "POST-as-GET requests must have an empty payload"
-	detailInvalidSigningKey  = "invalid request signing key: %s"
-	contentTypeJOSE          = "application/jose+json"
+	detailNoContentType     = `No Content-Type header on POST. Content-Type must be "application/jose+json"`
+	detailBadContentType    = `Invalid Content-Type header on POST. Content-Type must be "application/jose+json"`
+	detailBodyTooLarge      = "request body too large"
+	detailParseJWS          = "Parse error reading JWS"
+	detailTooManySigs       = "Too many signatures in POST body"
+	detailNoSigs            = "POST JWS not signed"
+	detailUnprotectedHeader = `JWS "header" field not allowed. All headers must be in "protected" field`
+	detailBadAlg            = "JWS signature header contains unsupported algorithm %q, expected one of RS256, ES256, ES384 or ES512"
+	detailAlgKeyMismatch    = "JWS signature header algorithm %q does not match expected algorithm %q for JWK"
+	detailNoNonce           = "JWS has no anti-replay nonce"
+	detailBadNonce          = "JWS has an invalid anti-replay nonce"
+	detailNoURL             = "JWS header parameter 'url' required"
+	detailWrongURL          = "JWS header parameter 'url' incorrect. Expected %q got %q"
+	detailJWKAndKID         = `jwk and kid header fields are mutually exclusive`
+	detailNoJWK             = "No embedded JWK in JWS header"
+	detailNoKID             = "No Key ID in JWS header"
+	detailBadJWK            = "Unable to validate JWS :: Request signing key is not a valid JWK"
+	detailBadKIDURL         = "Unable to validate JWS :: KeyID header contained an invalid account URL: %q"
+	detailAccountNotFound   = "Unable to validate JWS :: Account %q not found"
+	detailAccountNotValid   = "Unable to validate JWS :: Account is not valid, has status %q"
+	detailVerifyFailed      = "JWS verification error"
+	detailPostAsGetNotEmpty = "POST-as-GET requests must have an empty payload"
+	contentTypeJOSE         = "application/jose+json"
 )
 
 // allowedAlgs are the JWS algorithms Boulder accepts for account keys.

@@ -3,8 +3,6 @@ package ca
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -116,11 +114,4 @@ func writeJSON(w http.ResponseWriter, contentType string, status int, v any) {
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
-}
-
-// logInternal records the cause of a serverInternal error.
-func logInternal(l *slog.Logger, err error) {
-	if err != nil && !errors.Is(err, acme.ServerInternal) {
-		l.Error("internal error", "err", err)
-	}
 }

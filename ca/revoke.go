@@ -25,17 +25,17 @@ const (
 
 // Revocation texts (reference §5.3).
 const (
-	prefixRevoke             = "Unable to revoke"
-	detailRevokePayload      = "Unable to JSON parse revoke request"
-	detailRevokeBadCert      = "Unable to decode certificate"
-	detailUnknownIssuer      = "Certificate from unrecognized issuer"
-	detailRevokeNoSuchCert   = "No such certificate"
-	detailBadReason          = "disallowed revocation reason: %d"
-	detailCertExpired        = "Certificate is expired"
-	detailAlreadyRevoked     = "no certificate with serial %s and status other than revoked"
-	detailAlreadyKeyComp     = "unable to re-revoke serial %q which is already revoked for keyCompromise"
-	detailNotAllIdentifiers  = "requester does not control all identifiers in cert with serial %q"
-	detailRevokeJWKMismatch  = "JWK embedded in revocation request must be the same public key as the cert to be revoked"
+	prefixRevoke            = "Unable to revoke"
+	detailRevokePayload     = "Unable to JSON parse revoke request"
+	detailRevokeBadCert     = "Unable to decode certificate"
+	detailUnknownIssuer     = "Certificate from unrecognized issuer"
+	detailRevokeNoSuchCert  = "No such certificate"
+	detailBadReason         = "disallowed revocation reason: %d"
+	detailCertExpired       = "Certificate is expired"
+	detailAlreadyRevoked    = "no certificate with serial %s and status other than revoked"
+	detailAlreadyKeyComp    = "unable to re-revoke serial %q which is already revoked for keyCompromise"
+	detailNotAllIdentifiers = "requester does not control all identifiers in cert with serial %q"
+	detailRevokeJWKMismatch = "JWK embedded in revocation request must be the same public key as the cert to be revoked"
 )
 
 // revoke handles POST /acme/revoke-cert (RFC 8555 §7.6), authorised by

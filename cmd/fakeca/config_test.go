@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown YAML key", []string{"--config", "testdata/bad_unknown_key.yaml"}, "field listn not found"},
+		{"unknown preset in file", []string{"--config", "testdata/bad_preset.yaml"}, `preset: unknown preset "letsencrypt-nowhere"`},
+		{"port out of range in file", []string{"--config", "testdata/bad_http01_port.yaml"}, "http01Port (--http01-port): 70000"},
+		{"resolve without address", []string{"--config", "testdata/bad_resolve.yaml"}, `resolve[0] (--resolve "*.test")`},
+		{"log format", []string{"--config", "testdata/bad_log_format.yaml"}, `logFormat (--log-format): "xml"`},
+		{"default profile", []string{"--config", "testdata/bad_default_profile.yaml"}, `ca.defaultProfile: "nope"`},
+		{"profile validity", []string{"--config", "testdata/bad_profile_validity.yaml"}, "ca.profiles.fiveminutes.validity: must be > 0"},
+		{"YAML syntax", []string{"--config", "testdata/bad_syntax.yaml"}, "config testdata/bad_syntax.yaml"},
+		{"missing file", []string{"--config", "testdata/nope.yaml"}, "config: open testdata/nope.yaml"},
+		{"unknown flag", []string{"--listn", "x"}, "unknown flag: --listn"},
+		{"bad preset flag", []string{"--preset", "nope"}, `preset: unknown preset "nope"`},
+		{"bad port flag", []string{"--tlsalpn01-port", "0"}, "tlsalpn01Port (--tlsalpn01-port): 0"},
+		{"bad int flag", []string{"--http01-port", "eighty"}, `invalid argument "eighty" for "--http01-port"`},
+		{"bad resolve flag", []string{"--resolve", "a.test=not-an-ip"}, `resolve[0] (--resolve "a.test=not-an-ip")`},
+		{"bad hierarchy flag", []string{"--hierarchy", "nope"}, "hierarchy"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := newRootCmd()
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(&bytes.Buffer{})
+			cmd.SetErr(&bytes.Buffer{})
+			err := cmd.Execute()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"version"})
+	if err := cmd.Execute(); err != nil || !strings.HasPrefix(out.String(), "fakeca ") {
+		t.Fatalf("version: %q, %v", out.String(), err)
+	}
+}
+
+// TestServeStartsAndStops runs the default command with a config file and
+// checks the banner: directory URL, bundle path and a ClusterIssuer.
+func TestServeStartsAndStops(t *testing.T) {
+	bundle := filepath.Join(t.TempDir(), "bundle.pem")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{ready: make(chan struct{})}
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"--config", "testdata/good.yaml", "--bundle-out", bundle})
+	cmd.SetOut(out)
+	cmd.SetErr(&bytes.Buffer{})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	select {
+	case <-out.ready:
+	case err := <-done:
+		t.Fatalf("serve exited early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no banner within 10s")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	text := out.String()
+	for _, want := range []string{"/directory", bundle, "kind: ClusterIssuer", "caBundle: LS0t"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("banner lacks %q:\n%s", want, text)
+		}
+	}
+	pem, err := os.ReadFile(bundle)
+	if err != nil || !bytes.Contains(pem, []byte("BEGIN CERTIFICATE")) {
+		t.Fatalf("bundle not written: %v", err)
+	}
+}
+
+// syncBuffer closes ready when the banner's last line has been written.
+type syncBuffer struct {
+	buf   bytes.Buffer
+	ready chan struct{}
+	once  bool
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	n, err := b.buf.Write(p)
+	if !b.once && strings.Contains(b.buf.String(), "Press Ctrl-C") {
+		b.once = true
+		close(b.ready)
+	}
+	return n, err
+}
+
+func (b *syncBuffer) String() string { return b.buf.String() }
