@@ -118,7 +118,10 @@ func (c Config) Validate() error {
 	if c.ValidationWorkers < 1 {
 		return errors.New("ca.validationWorkers: must be > 0")
 	}
-	return c.Policy.Validate()
+	if err := c.Policy.Validate(); err != nil {
+		return fmt.Errorf("ca.%w", err)
+	}
+	return nil
 }
 
 func (p Profile) validate(path string) error {

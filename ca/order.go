@@ -23,6 +23,8 @@ const (
 	detailOrderPayload       = "Unable to unmarshal NewOrder request body"
 	detailNoIdentifiers      = "NewOrder request did not specify any identifiers"
 	detailNoValidity         = "NotBefore and NotAfter are not supported"
+	detailEmptyIdentifier    = "NewOrder request included empty identifier"
+	detailUnsupportedIdent   = "NewOrder request included unsupported identifier: type %q, value %q"
 	detailBadValidityTime    = "Invalid %s: must be an RFC 3339 timestamp"
 	detailUnknownProfile     = "profile name %q not recognized"
 	detailNoSuchOrder        = "No order for ID %d"
@@ -85,12 +87,17 @@ func (s *Server) checkOrderRequest(body newOrderRequest) (orderRequest, error) {
 			return orderRequest{}, err
 		}
 	}
-	or.idents = policy.Canonical(body.Identifiers)
-	if err := s.policy.CheckIdentifiers(or.idents); err != nil {
-		return orderRequest{}, withPrefix(err, prefixInvalidIdentifiers)
+	for _, id := range body.Identifiers {
+		if id.Value == "" {
+			return orderRequest{}, acme.New(acme.Malformed, detailEmptyIdentifier)
+		}
+		if id.Type != acme.TypeDNS && id.Type != acme.TypeIP {
+			return orderRequest{}, acme.New(acme.UnsupportedIdentifier, detailUnsupportedIdent, id.Type, id.Value)
+		}
 	}
-	if err := policy.CheckWildcardRedundancy(or.idents); err != nil {
-		return orderRequest{}, withPrefix(err, prefixNewOrder)
+	or.idents = policy.Canonical(body.Identifiers)
+	if err := s.policy.WellFormed(or.idents); err != nil {
+		return orderRequest{}, withPrefix(err, prefixInvalidIdentifiers)
 	}
 	name := body.Profile
 	if name == "" {
@@ -101,7 +108,15 @@ func (s *Server) checkOrderRequest(body newOrderRequest) (orderRequest, error) {
 		return orderRequest{}, acme.New(acme.InvalidProfile, detailUnknownProfile, body.Profile).WithPrefix(prefixNewOrder)
 	}
 	or.profile = p
+	// Boulder's order: profile limits, then policy (blocklist), then
+	// wildcard redundancy, all under the new-order prefix.
 	if err := policy.CheckProfileIdentifiers(or.idents, body.Profile, p.AllowIP, p.MaxNames); err != nil {
+		return orderRequest{}, withPrefix(err, prefixNewOrder)
+	}
+	if err := s.policy.CheckIdentifiers(or.idents); err != nil {
+		return orderRequest{}, withPrefix(err, prefixNewOrder)
+	}
+	if err := policy.CheckWildcardRedundancy(or.idents); err != nil {
 		return orderRequest{}, withPrefix(err, prefixNewOrder)
 	}
 	return or, nil
