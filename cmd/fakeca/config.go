@@ -135,6 +135,13 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	}
 	val := challengeval.Config{HTTP01Port: c.HTTP01Port, TLSALPN01Port: c.TLSALPN01Port,
 		Resolvers: c.DNSResolvers, AlwaysValid: c.AlwaysValid}
+	if len(val.Resolvers) == 0 {
+		sys, err := challengeval.SystemResolvers("/etc/resolv.conf")
+		if err != nil && !c.AlwaysValid {
+			return instance.Config{}, fmt.Errorf("dnsResolvers (--dns-resolver): none given and %w", err)
+		}
+		val.Resolvers = sys
+	}
 	for i, r := range c.Resolve {
 		o, err := challengeval.ParseHostOverride(r)
 		if err != nil {

@@ -1,0 +1,127 @@
+package pki
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"k8s.io/utils/clock"
+)
+
+// DefaultCRLShards is the number of CRL shards per issuer used when
+// Config.CRLShards is 0. Let's Encrypt publishes 128 shards per intermediate.
+const DefaultCRLShards = 128
+
+// Config configures a Hierarchy. The zero value is valid: fake subject names,
+// no AIA or CRL URLs in leaves, 128 CRL shards, nothing persisted.
+type Config struct {
+	// Hierarchy names the subject-name preset of the roots and intermediates:
+	// "" or "fakeca" (default; obviously fake names, issuer IDs "r1"/"e1"),
+	// "letsencrypt-staging" (Pretend Pear X1 / Bogus Broccoli X2 roots,
+	// Dastardly Durum YR1 / Artificial Amaranth YE1 intermediates, IDs
+	// "yr1"/"ye1") or "letsencrypt-production" (ISRG Root X1 / X2, YR1 / YE1,
+	// IDs "yr1"/"ye1"). Change it when a client's behaviour depends on names,
+	// e.g. cert-manager's preferredChain. The keys are always fakeca's own.
+	Hierarchy string `yaml:"hierarchy"`
+
+	// AIABaseURL, if set, makes every leaf carry an Authority Information
+	// Access caIssuers URL of AIABaseURL + issuer ID + ".der", e.g.
+	// "http://127.0.0.1:14080/aia/" gives ".../aia/e1.der". It must be an
+	// absolute http(s) URL ending in "/". Default: empty (no AIA). Let's
+	// Encrypt sets caIssuers to http://<int>.i.lencr.org/ and no OCSP URL;
+	// fakeca never sets an OCSP URL either.
+	AIABaseURL string `yaml:"aiaBaseURL"`
+
+	// CRLBaseURL, if set, makes every leaf carry exactly one CRL distribution
+	// point, CRLBaseURL + issuer ID + "/" + shard + ".crl", where shard is
+	// (serial mod CRLShards) + 1, as Boulder does. It must be an absolute
+	// http(s) URL ending in "/". Default: empty (no CRLDP).
+	CRLBaseURL string `yaml:"crlBaseURL"`
+
+	// CRLShards is the number of CRL shards per issuer. Default (0): 128,
+	// Let's Encrypt's value. Lower it to keep CRL endpoints easy to browse.
+	CRLShards int `yaml:"crlShards"`
+
+	// Dir, if non-empty, is where keys (PKCS#8 PEM, mode 0600) and
+	// certificates (PEM) are kept: New loads the hierarchy found there or
+	// generates one and writes it, so the trust bundle survives restarts.
+	// A directory holding another preset's hierarchy, or only part of one,
+	// is an error. Default: empty (a fresh hierarchy on every start).
+	Dir string `yaml:"dir"`
+}
+
+// Deps are the collaborators of a Hierarchy.
+type Deps struct {
+	// Clock supplies "now" for every certificate. Required.
+	Clock clock.PassiveClock
+	// Rand supplies serial numbers and signature randomness; nil means
+	// crypto/rand.Reader. It must be safe for concurrent use. Since Go 1.26
+	// key generation always uses the system's secure source regardless.
+	Rand io.Reader
+}
+
+// Validate reports the first problem in c. Messages start with the YAML
+// path of the offending field, e.g. "pki.crlShards: must be > 0".
+func (c Config) Validate() error {
+	if _, ok := lookupPreset(c.Hierarchy); !ok {
+		return fmt.Errorf("pki.hierarchy: unknown preset %q (want one of %s)",
+			c.Hierarchy, strings.Join(presetNames(), ", "))
+	}
+	if err := validateBaseURL(c.AIABaseURL); err != nil {
+		return fmt.Errorf("pki.aiaBaseURL: %w", err)
+	}
+	if err := validateBaseURL(c.CRLBaseURL); err != nil {
+		return fmt.Errorf("pki.crlBaseURL: %w", err)
+	}
+	if c.CRLShards < 0 {
+		return fmt.Errorf("pki.crlShards: must be > 0 (or 0 for the default %d), got %d",
+			DefaultCRLShards, c.CRLShards)
+	}
+	return nil
+}
+
+// shards returns the effective CRL shard count.
+func (c Config) shards() int {
+	if c.CRLShards == 0 {
+		return DefaultCRLShards
+	}
+	return c.CRLShards
+}
+
+// validateBaseURL accepts "" or an absolute http(s) URL ending in "/".
+func validateBaseURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("must be an absolute http or https URL, got %q: %w", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("must be an absolute http or https URL, got %q", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("must name a host, got %q", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("must not have a query or fragment, got %q", s)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		return fmt.Errorf("must end with \"/\", got %q", s)
+	}
+	return nil
+}
+
+// withDefaults checks d and fills in defaults.
+func (d Deps) withDefaults() (Deps, error) {
+	if d.Clock == nil {
+		return d, errors.New("pki: Deps.Clock is required")
+	}
+	if d.Rand == nil {
+		d.Rand = rand.Reader
+	}
+	return d, nil
+}

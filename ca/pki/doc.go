@@ -1,0 +1,30 @@
+// Package pki is fakeca's certificate authority core: the key hierarchy
+// (roots, a cross-signed root, RSA and ECDSA intermediates), certificate
+// profiles and leaf issuance, all shaped like Let's Encrypt's.
+//
+// In DESIGN.md's graph pki sits under ca (ca → ca/pki). It is pure: it knows
+// nothing of HTTP, JWS or ACME objects. The ca package decides what to issue
+// (names, profile, key policy) and pki signs it.
+//
+// Typical use:
+//
+//	h, err := pki.New(cfg, pki.Deps{Clock: clk})
+//	leaf, err := h.Issue(pki.LeafRequest{PublicKey: csr.PublicKey, DNSNames: names, Profile: prof})
+//	chains := h.Chains(leaf.Issuer.ID) // default chain first, then alternates
+//
+// A Hierarchy holds two roots (RSA and ECDSA P-384), a copy of the ECDSA root
+// cross-signed by the RSA root, and one intermediate per key type. Leaves for
+// RSA keys come from the RSA intermediate; leaves for ECDSA (and Ed25519) keys
+// come from the ECDSA intermediate, as Boulder's pickIssuer does. BundlePEM is
+// the trust bundle that users hand to openssl, curl or a cert-manager
+// ClusterIssuer's caBundle; it also verifies ServingCertificate, the TLS
+// certificate of fakeca's own listeners.
+//
+// Three subject-name presets exist (see Config.Hierarchy): clearly fake
+// "fakeca" names, Let's Encrypt staging names and Let's Encrypt production
+// names. The keys are always fresh, so none of them chains to a real trust
+// store.
+//
+// Time comes only from Deps.Clock. A Hierarchy is immutable after New and safe
+// for concurrent use; Issue takes no locks.
+package pki
