@@ -22,7 +22,10 @@ var (
 //     nothing passed in is retained;
 //   - Update* run mutate on a fresh copy inside one transaction: if it
 //     returns an error nothing is written and that error is returned; the
-//     mutator must not block or call back into the store;
+//     mutator must not block or call back into the store, and may be run
+//     more than once (a retried transaction), so it must be a pure function
+//     of its argument; a mutator that changes the object's ID or serial is
+//     an error and nothing is written;
 //   - a missing object yields an error matching ErrNotFound;
 //   - operations honour ctx cancellation where they may block.
 type Store interface {
@@ -37,20 +40,24 @@ type Store interface {
 
 	// CreateOrder stores a new order together with its new authorizations,
 	// assigning IDs to both. The order's AuthzIDs must already list the IDs
-	// of reused authorizations; new ones are appended in the given order.
+	// of reused authorizations (ErrNotFound if one does not exist); new ones
+	// are appended in the given order.
 	CreateOrder(ctx context.Context, o Order, newAuthzs []Authorization) (Order, error)
 	GetOrder(ctx context.Context, id int64) (Order, error)
 	UpdateOrder(ctx context.Context, id int64, mutate func(*Order) error) (Order, error)
-	// FindReusableOrder returns the newest order with the key whose Expires
-	// is after now and that has not begun processing, or ErrNotFound.
+	// FindReusableOrder returns the newest (highest ID) order with the key
+	// whose Expires is after now and that has not begun processing, or
+	// ErrNotFound. Backends may forget expired orders: now never goes back.
 	FindReusableOrder(ctx context.Context, key OrderKey, now time.Time) (Order, error)
 
 	GetAuthz(ctx context.Context, id int64) (Authorization, error)
-	// GetAuthzs returns the authorizations with the given IDs, in order.
+	// GetAuthzs returns the authorizations with the given IDs, in order; it
+	// fails as a whole (ErrNotFound) if any is missing.
 	GetAuthzs(ctx context.Context, ids []int64) ([]Authorization, error)
 	UpdateAuthz(ctx context.Context, id int64, mutate func(*Authorization) error) (Authorization, error)
 	// FindValidAuthz returns the valid authorization with the key that
 	// expires last, if it expires after minExpiry; otherwise ErrNotFound.
+	// Callers pass minExpiry >= now, so backends may forget expired ones.
 	FindValidAuthz(ctx context.Context, key AuthzKey, minExpiry time.Time) (Authorization, error)
 
 	// AddCertificate stores an issued certificate; ErrConflict on a serial
