@@ -67,6 +67,7 @@ type orderRequest struct {
 	profile     Profile
 	notBefore   time.Time
 	notAfter    time.Time
+	replaces    string
 }
 
 // checkOrderRequest applies Boulder's new-order checks in its order.
@@ -74,7 +75,7 @@ func (s *Server) checkOrderRequest(body newOrderRequest) (orderRequest, error) {
 	if len(body.Identifiers) == 0 {
 		return orderRequest{}, acme.New(acme.Malformed, detailNoIdentifiers)
 	}
-	or := orderRequest{profileName: body.Profile}
+	or := orderRequest{profileName: body.Profile, replaces: body.Replaces}
 	if body.NotBefore != "" || body.NotAfter != "" {
 		if !s.cfg.AllowOrderValidity {
 			return orderRequest{}, acme.New(acme.Malformed, detailNoValidity)
@@ -182,7 +183,10 @@ func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrd
 // reusableOrder finds an unexpired pending or ready order of the account
 // for the same identifiers and profile string (Boulder's GetOrderForNames).
 func (s *Server) reusableOrder(ctx context.Context, acct int64, or orderRequest, now time.Time) (store.Order, bool) {
-	if !or.notBefore.IsZero() || !or.notAfter.IsZero() {
+	// An order that replaces a certificate is never answered with an
+	// older order that does not, or the replacement would go unrecorded
+	// (Boulder's exact behaviour here is unverified).
+	if !or.notBefore.IsZero() || !or.notAfter.IsZero() || or.replaces != "" {
 		return store.Order{}, false
 	}
 	o, err := s.store.FindReusableOrder(ctx, store.OrderKey{AccountID: acct, Identifiers: or.idents, Profile: or.profileName}, now)
