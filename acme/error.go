@@ -125,6 +125,12 @@ func (e *Error) HTTPStatus() int {
 func (e *Error) WithPrefix(prefix string) *Error {
 	c := *e
 	c.Detail = prefix + " :: " + e.Detail
+	if len(e.Sub) > 0 {
+		c.Sub = make([]SubError, len(e.Sub))
+		for i, s := range e.Sub {
+			c.Sub[i] = SubError{Identifier: s.Identifier, Err: s.Err.WithPrefix(prefix)}
+		}
+	}
 	return &c
 }
 

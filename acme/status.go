@@ -21,4 +21,8 @@ const (
 	ChallengeHTTP01    = "http-01"
 	ChallengeDNS01     = "dns-01"
 	ChallengeTLSALPN01 = "tls-alpn-01"
+	// ChallengeDNSAccount01 is draft-ietf-acme-dns-account-label.
+	ChallengeDNSAccount01 = "dns-account-01"
+	// ChallengeDNSPersist01 is draft-ietf-acme-dns-persist.
+	ChallengeDNSPersist01 = "dns-persist-01"
 )

@@ -3,6 +3,7 @@ package ca
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -107,7 +108,7 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challengeval.Request) {
 	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
 	defer cancel()
-	verr := s.validator.Validate(ctx, vr)
+	verr := s.safeValidate(ctx, vr)
 	now := s.clock.Now().UTC()
 	_, err := s.store.UpdateAuthz(ctx, authzID, func(a *store.Authorization) error {
 		c := &a.Challenges[idx]
@@ -141,6 +142,18 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 		return
 	}
 	s.log.Info("validation", attrs...)
+}
+
+// safeValidate runs the validator; a panic fails the challenge with
+// serverInternal instead of leaving it processing for ever.
+func (s *Server) safeValidate(ctx context.Context, vr challengeval.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("validator panicked", "identifier", vr.Identifier.Value, "panic", fmt.Sprint(p))
+			err = acme.New(acme.ServerInternal, detailInternal)
+		}
+	}()
+	return s.validator.Validate(ctx, vr)
 }
 
 // profileName resolves "" to the default profile.

@@ -60,7 +60,7 @@ func (s *Server) newNonce(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if r.Method == http.MethodGet {
+	if r.Method != http.MethodPost { // a POST got its nonce from the route wrapper
 		w.Header().Set("Replay-Nonce", s.nonces.issue())
 	}
 	w.Header().Set("Cache-Control", "public, max-age=0, no-cache")

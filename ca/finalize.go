@@ -106,7 +106,14 @@ func (s *Server) parseFinalizeCSR(r *http.Request, req signedRequest, o store.Or
 func (s *Server) issue(ctx context.Context, orderID int64, csr *x509.CertificateRequest) {
 	ctx, cancel := context.WithTimeout(ctx, issuanceTimeout)
 	defer cancel()
-	err := s.issueOrder(ctx, orderID, csr)
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		return s.issueOrder(ctx, orderID, csr)
+	}()
 	if err == nil {
 		return
 	}

@@ -34,7 +34,6 @@ const (
 	detailUnprotectedHeader = `JWS "header" field not allowed. All headers must be in "protected" field`
 	detailBadAlg            = "JWS signature header contains unsupported algorithm %q, expected one of RS256, ES256, ES384 or ES512"
 	detailAlgKeyMismatch    = "JWS signature header algorithm %q does not match expected algorithm %q for JWK"
-	detailNoNonce           = "JWS has no anti-replay nonce"
 	detailBadNonce          = "JWS has an invalid anti-replay nonce"
 	detailNoURL             = "JWS header parameter 'url' required"
 	detailWrongURL          = "JWS header parameter 'url' incorrect. Expected %q got %q"
@@ -90,10 +89,9 @@ func (s *Server) verifyPOST(r *http.Request, mode keyMode) (signedRequest, error
 		return signedRequest{}, err
 	}
 	hdr := sig.Protected
-	if hdr.Nonce == "" {
-		return signedRequest{}, acme.New(acme.BadNonce, detailNoNonce)
-	}
-	if !s.nonces.redeem(hdr.Nonce) {
+	// Boulder renders every nonce failure, a missing one included, with
+	// one text (reference §8).
+	if hdr.Nonce == "" || !s.nonces.redeem(hdr.Nonce) {
 		return signedRequest{}, acme.New(acme.BadNonce, detailBadNonce)
 	}
 	want := linkerFor(r).url(r.URL.Path)
@@ -150,6 +148,9 @@ func parseJWS(body []byte) (*jose.JSONWebSignature, jose.Signature, error) {
 		return nil, jose.Signature{}, acme.New(acme.Malformed, detailTooManySigs)
 	}
 	sig := jws.Signatures[0]
+	if len(sig.Signature) == 0 {
+		return nil, jose.Signature{}, acme.New(acme.Malformed, detailNoSigs)
+	}
 	if u := sig.Unprotected; u.KeyID != "" || u.JSONWebKey != nil || u.Algorithm != "" || u.Nonce != "" || len(u.ExtraHeaders) > 0 {
 		return nil, jose.Signature{}, acme.New(acme.Malformed, detailUnprotectedHeader)
 	}
@@ -211,7 +212,8 @@ func (s *Server) resolveKey(r *http.Request, req *signedRequest, hdr jose.Header
 		if !hdr.JSONWebKey.Valid() || !hdr.JSONWebKey.IsPublic() {
 			return acme.New(acme.Malformed, detailBadJWK)
 		}
-		if err := s.policy.CheckAccountKey(hdr.JSONWebKey.Key); err != nil {
+		blocked := func(h string) (bool, error) { return s.store.KeyBlocked(r.Context(), h) }
+		if err := s.policy.CheckAccountKeyBlocked(hdr.JSONWebKey.Key, blocked); err != nil {
 			return err
 		}
 		req.jwk = hdr.JSONWebKey

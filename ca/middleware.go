@@ -13,6 +13,7 @@ import (
 // requestEvent collects what one request did, for its single log line
 // (Boulder's RequestEvent). Handlers fill it; middleware logs it once.
 type requestEvent struct {
+	header   http.Header // the response's, for headers found out late
 	account  int64
 	order    int64
 	authz    int64
@@ -29,9 +30,12 @@ func eventFrom(r *http.Request) *requestEvent {
 	return ev
 }
 
+// setAccount records the authenticated account and sends Boulder's
+// Boulder-Requester header with its ID.
 func (ev *requestEvent) setAccount(id int64) {
 	if ev != nil {
 		ev.account = id
+		ev.header.Set("Boulder-Requester", itoa(id))
 	}
 }
 
@@ -52,7 +56,7 @@ func (w *statusRecorder) WriteHeader(code int) {
 // line around h.
 func (s *Server) middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev := &requestEvent{}
+		ev := &requestEvent{header: w.Header()}
 		r = r.WithContext(context.WithValue(r.Context(), eventKey{}, ev))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		rec := &statusRecorder{ResponseWriter: w}

@@ -3,6 +3,7 @@ package ca
 import (
 	"bytes"
 	"encoding/json"
+	jose "github.com/go-jose/go-jose/v4"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +19,9 @@ type problemJSON struct {
 	Status      int              `json:"status,omitempty"`
 	Identifier  *acme.Identifier `json:"identifier,omitempty"`
 	Subproblems []problemJSON    `json:"subproblems,omitempty"`
+	// Algorithms lists the accepted JWS algorithms on badSignatureAlgorithm
+	// (RFC 8555 §6.2).
+	Algorithms []jose.SignatureAlgorithm `json:"algorithms,omitempty"`
 }
 
 // detailInternal is what a client sees for an error of unknown type: its
@@ -38,6 +42,9 @@ func toProblem(err error) (*acme.Error, bool) {
 
 func renderProblem(e *acme.Error) problemJSON {
 	p := problemJSON{Type: e.Type.URN(), Detail: e.Detail, Status: e.HTTPStatus()}
+	if e.Type == acme.BadSignatureAlgorithm {
+		p.Algorithms = allowedAlgs
+	}
 	for _, s := range e.Sub {
 		id := s.Identifier
 		sp := renderProblem(s.Err)

@@ -19,10 +19,14 @@ type methods map[string]handlerFunc
 // routes is the one routing table of the ACME listener (reference §8).
 func (s *Server) routes() http.Handler {
 	m := mux.NewRouter()
-	route := func(path string, ms methods) { m.Handle(path, s.endpoint(path, ms)) }
-	dir := methods{http.MethodGet: s.directory, http.MethodHead: s.directory, http.MethodPost: s.directory}
-	route(pathDirectory, dir)
-	route(pathPebbleDir, dir)
+	route := func(path string, ms methods) {
+		if get, ok := ms[http.MethodGet]; ok {
+			ms[http.MethodHead] = get // Boulder answers HEAD wherever it answers GET
+		}
+		m.Handle(path, s.endpoint(path, ms))
+	}
+	route(pathDirectory, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
+	route(pathPebbleDir, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
 	route(pathNewNonce, methods{http.MethodHead: s.newNonce, http.MethodGet: s.newNonce, http.MethodPost: s.newNonce})
 	route(pathNewAccount, methods{http.MethodPost: s.newAccount})
 	route(pathAccount+"{acct:[0-9]+}", methods{http.MethodPost: s.account})
@@ -55,7 +59,8 @@ func (s *Server) endpoint(path string, ms methods) http.Handler {
 	isDir := path == pathDirectory || path == pathPebbleDir
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		if r.Method != http.MethodGet {
+		h.Set("Cache-Control", "public, max-age=0, no-cache")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Replay-Nonce", s.nonces.issue())
 		}
 		if !isDir {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 
 	"k8s.io/utils/clock"
@@ -77,13 +78,24 @@ func (s *Server) Run(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				case j := <-s.jobs:
-					j(context.WithoutCancel(ctx))
+					s.runJob(context.WithoutCancel(ctx), j)
 				}
 			}
 		})
 	}
 	wg.Wait()
 	return nil
+}
+
+// runJob runs j, turning a panic into a logged error so one bad job does
+// not take the server down (validate and issue record their own outcome).
+func (s *Server) runJob(ctx context.Context, j job) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("background job panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	j(ctx)
 }
 
 // enqueue hands j to Run's workers, waiting while they are all busy.

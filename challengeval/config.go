@@ -17,6 +17,9 @@ const (
 	DefaultTLSALPN01Port = 443
 	DefaultLookupTimeout = 10 * time.Second
 	DefaultHTTPTimeout   = 10 * time.Second
+	// DefaultCAAIdentity is Let's Encrypt's CAA issuer domain name, the one
+	// its directory lists in meta.caaIdentities.
+	DefaultCAAIdentity = "letsencrypt.org"
 )
 
 // configPath is the YAML path of Config inside fakeca's configuration file;
@@ -24,9 +27,10 @@ const (
 const configPath = "validation"
 
 // Config configures a Validator. The zero value is valid: it validates on
-// the standard ports with the resolvers from /etc/resolv.conf, exactly as
-// Let's Encrypt does (apart from the differences listed in the package doc).
-// A Config is plain data; New copies what it needs.
+// the standard ports with the resolvers from /etc/resolv.conf and checks CAA
+// for letsencrypt.org, exactly as Let's Encrypt does (apart from the
+// differences listed in the package doc). A Config is plain data; New copies
+// what it needs.
 type Config struct {
 	// HTTP01Port is the port http-01 connects to for the first request.
 	// Default 80, as Let's Encrypt. Change it to run a test responder on an
@@ -40,20 +44,50 @@ type Config struct {
 	// Resolvers are "host:port" DNS servers asked with recursion desired, in
 	// order, over UDP with a TCP retry on truncation. Empty means the
 	// nameservers of /etc/resolv.conf; New fails if that cannot be read
-	// (unless AlwaysValid is set). Let's Encrypt uses its own recursive
-	// resolvers (Unbound).
+	// (unless AlwaysValid is set or Forward lists a zone). Let's Encrypt uses
+	// its own recursive resolvers (Unbound).
 	Resolvers []string `json:"resolvers,omitempty" yaml:"resolvers,omitempty"`
 
+	// Forward sends DNS questions for names at or below a zone only to that
+	// zone's server instead of Resolvers; the longest matching zone wins.
+	// Default: none. Point fakeca's own DNS server's zones here so that the
+	// records added to it over RFC 2136 are what validation sees.
+	Forward []Forward `json:"forward,omitempty" yaml:"forward,omitempty"`
+
 	// HostOverrides is a static host map consulted before DNS for A/AAAA
-	// look-ups (never for TXT). Exact patterns win over wildcards and a longer
-	// wildcard suffix wins over a shorter one. Default: none. Let's Encrypt
-	// has no equivalent; use it to point test names at local responders.
+	// look-ups (never for TXT or CAA). Exact patterns win over wildcards and
+	// a longer wildcard suffix wins over a shorter one. Default: none. Let's
+	// Encrypt has no equivalent; use it to point test names at local
+	// responders.
 	HostOverrides []HostOverride `json:"hostOverrides,omitempty" yaml:"hostOverrides,omitempty"`
 
-	// AlwaysValid accepts every challenge without contacting anything, like
-	// Pebble's PEBBLE_VA_ALWAYS_VALID. Default false. Never what Let's Encrypt
-	// does: use it only when validation itself is not under test.
+	// AlwaysValid accepts every challenge without contacting anything (CAA
+	// included), like Pebble's PEBBLE_VA_ALWAYS_VALID. Default false. Never
+	// what Let's Encrypt does: use it only when validation itself is not
+	// under test. Rules can set it per identifier.
 	AlwaysValid bool `json:"alwaysValid,omitempty" yaml:"alwaysValid,omitempty"`
+
+	// Delay makes every validation wait a random time in [Min, Max] on the
+	// injected clock before it starts, to imitate a slow CA (Pebble sleeps
+	// 0-4s). Default zero: no wait, as Let's Encrypt (which has no
+	// deliberate delay). Rules can set it per identifier. Keep it well under
+	// the CA's validation timeout.
+	Delay DelayRange `json:"delay,omitzero" yaml:"delay,omitempty"`
+
+	// Rules override AlwaysValid and Delay for identifiers matching a
+	// pattern; the most specific pattern wins. Default: none.
+	Rules []Rule `json:"rules,omitempty" yaml:"rules,omitempty"`
+
+	// CAAIdentities are the issuer domain names a CAA issue/issuewild record
+	// must name to permit issuance, and the issuer-domain-names dns-persist-01
+	// records may name. Default ["letsencrypt.org"], Let's Encrypt's; keep it
+	// equal to the directory's meta.caaIdentities.
+	CAAIdentities []string `json:"caaIdentities,omitempty" yaml:"caaIdentities,omitempty"`
+
+	// SkipCAA turns CAA checking off. Default false: CAA is checked after
+	// every successful validation of a DNS name (RFC 8659, with RFC 8657's
+	// accounturi and validationmethods), as Let's Encrypt does.
+	SkipCAA bool `json:"skipCAA,omitempty" yaml:"skipCAA,omitempty"`
 
 	// LookupTimeout bounds each DNS query (per resolver, per transport).
 	// Default 10s.
@@ -86,8 +120,26 @@ func (c Config) withDefaults() Config {
 	if c.HTTPTimeout == 0 {
 		c.HTTPTimeout = DefaultHTTPTimeout
 	}
+	c.CAAIdentities = c.IssuerDomainNames()
 	return c
 }
+
+// IssuerDomainNames returns CAAIdentities with the default applied and
+// lower-cased: the list for the directory's meta.caaIdentities and for a
+// dns-persist-01 challenge's issuer-domain-names. A new slice each call.
+func (c Config) IssuerDomainNames() []string {
+	if len(c.CAAIdentities) == 0 {
+		return []string{DefaultCAAIdentity}
+	}
+	out := make([]string, len(c.CAAIdentities))
+	for i, n := range c.CAAIdentities {
+		out[i] = normalizeName(n)
+	}
+	return out
+}
+
+// reporter records one Validate finding at a path below configPath.
+type reporter func(path, format string, args ...any)
 
 // Validate reports every invalid field, one per line, each starting with its
 // YAML path (e.g. "validation.http01Port: must be 1-65535, got 70000").
@@ -110,9 +162,19 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("resolvers[%d]", i), "%v", err)
 		}
 	}
+	checkForwards(c.Forward, bad)
 	for i, o := range c.HostOverrides {
 		for _, err := range o.problems() {
 			bad(fmt.Sprintf("hostOverrides[%d]%s", i, err.path), "%s", err.msg)
+		}
+	}
+	c.Delay.check("delay", bad)
+	for i, r := range c.Rules {
+		r.check(fmt.Sprintf("rules[%d]", i), bad)
+	}
+	for i, n := range c.CAAIdentities {
+		if err := checkName(n); err != nil {
+			bad(fmt.Sprintf("caaIdentities[%d]", i), "%v", err)
 		}
 	}
 	if c.LookupTimeout < 0 {
@@ -121,13 +183,18 @@ func (c Config) Validate() error {
 	if c.HTTPTimeout < 0 {
 		bad("httpTimeout", "must not be negative, got %s", c.HTTPTimeout)
 	}
-	keys := make([]int, 0, len(c.RedirectPortMap))
-	for k := range c.RedirectPortMap {
+	checkRedirectPortMap(c.RedirectPortMap, bad)
+	return errors.Join(errs...)
+}
+
+func checkRedirectPortMap(m map[int]int, bad reporter) {
+	keys := make([]int, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, from := range keys {
-		to := c.RedirectPortMap[from]
+		to := m[from]
 		path := fmt.Sprintf("redirectPortMap[%d]", from)
 		if from != 80 && from != 443 {
 			bad(path, "only ports 80 and 443 can be redirect targets, so only they can be mapped")
@@ -136,7 +203,6 @@ func (c Config) Validate() error {
 			bad(path, "must map to 1-65535, got %d", to)
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // checkHostPort checks a "host:port" resolver address.
@@ -155,93 +221,12 @@ func checkHostPort(s string) error {
 	return nil
 }
 
-// HostOverride points names matching Pattern at fixed addresses, bypassing
-// DNS for A/AAAA look-ups. Pattern is an exact name ("a.example") or
-// "*.suffix", which matches any name at any depth below suffix ("*.test"
-// matches "a.test" and "a.b.test" but not "test"). Matching ignores case and
-// a trailing dot. The zero value is invalid; build one with ParseHostOverride
-// or a literal checked by Config.Validate. Values are plain data.
-type HostOverride struct {
-	Pattern string       `json:"pattern" yaml:"pattern"`
-	Addrs   []netip.Addr `json:"addrs" yaml:"addrs"`
-}
-
-// ParseHostOverride parses "pattern=addr[,addr...]", e.g. "*.test=127.0.0.1"
-// or "a.example=127.0.0.1,::1" (the flag and environment form). Errors quote
-// the input and name the bad part.
-func ParseHostOverride(s string) (HostOverride, error) {
-	fail := func(format string, args ...any) (HostOverride, error) {
-		return HostOverride{}, fmt.Errorf("host override %q: %s", s, fmt.Sprintf(format, args...))
+// checkName accepts an exact DNS name (no wildcard).
+func checkName(n string) error {
+	if strings.Contains(n, "*") {
+		return fmt.Errorf("%q: must be a DNS name without a wildcard", n)
 	}
-	pattern, list, ok := strings.Cut(s, "=")
-	if !ok {
-		return fail(`missing "=" (want pattern=addr[,addr...])`)
-	}
-	o := HostOverride{Pattern: strings.TrimSpace(pattern)}
-	if err := checkPattern(o.Pattern); err != nil {
-		return fail("pattern: %v", err)
-	}
-	if strings.TrimSpace(list) == "" {
-		return fail("no addresses after %q", "=")
-	}
-	for _, a := range strings.Split(list, ",") {
-		a = strings.TrimSpace(a)
-		addr, err := netip.ParseAddr(a)
-		if err != nil {
-			return fail("bad address %q", a)
-		}
-		if addr.Zone() != "" {
-			return fail("address %q must not have a zone", a)
-		}
-		o.Addrs = append(o.Addrs, addr)
-	}
-	return o, nil
-}
-
-// String renders the override in the form ParseHostOverride reads.
-func (o HostOverride) String() string {
-	addrs := make([]string, len(o.Addrs))
-	for i, a := range o.Addrs {
-		addrs[i] = a.String()
-	}
-	return o.Pattern + "=" + strings.Join(addrs, ",")
-}
-
-// MarshalText implements encoding.TextMarshaler with String's form.
-func (o HostOverride) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
-
-// UnmarshalText implements encoding.TextUnmarshaler with ParseHostOverride,
-// so flags and string-valued config entries can use "pattern=addr,addr".
-func (o *HostOverride) UnmarshalText(b []byte) error {
-	p, err := ParseHostOverride(string(b))
-	if err != nil {
-		return err
-	}
-	*o = p
-	return nil
-}
-
-// fieldProblem is one Validate finding inside a HostOverride.
-type fieldProblem struct{ path, msg string }
-
-// problems lists what is wrong with o, with paths relative to o.
-func (o HostOverride) problems() []fieldProblem {
-	var out []fieldProblem
-	if err := checkPattern(o.Pattern); err != nil {
-		out = append(out, fieldProblem{".pattern", err.Error()})
-	}
-	if len(o.Addrs) == 0 {
-		out = append(out, fieldProblem{".addrs", "must list at least one address"})
-	}
-	for i, a := range o.Addrs {
-		switch {
-		case !a.IsValid():
-			out = append(out, fieldProblem{fmt.Sprintf(".addrs[%d]", i), "is not an IP address"})
-		case a.Zone() != "":
-			out = append(out, fieldProblem{fmt.Sprintf(".addrs[%d]", i), "must not have a zone"})
-		}
-	}
-	return out
+	return checkPattern(n)
 }
 
 // checkPattern accepts an exact DNS name or "*." followed by one.
@@ -277,44 +262,9 @@ func normalizeName(s string) string {
 	return strings.TrimSuffix(strings.ToLower(s), ".")
 }
 
-// overrides is the compiled form of Config.HostOverrides. Read-only after
-// construction, so safe for concurrent use.
-type overrides struct {
-	exact     map[string][]netip.Addr
-	wildcards []wildcard // longest suffix first
-}
-
-type wildcard struct {
-	suffix string // ".test" for "*.test"
-	addrs  []netip.Addr
-}
-
-func compileOverrides(list []HostOverride) overrides {
-	o := overrides{exact: map[string][]netip.Addr{}}
-	for _, h := range list {
-		name := normalizeName(h.Pattern)
-		if rest, ok := strings.CutPrefix(name, "*."); ok {
-			o.wildcards = append(o.wildcards, wildcard{suffix: "." + rest, addrs: h.Addrs})
-			continue
-		}
-		if _, dup := o.exact[name]; !dup {
-			o.exact[name] = h.Addrs
-		}
-	}
-	slices.SortStableFunc(o.wildcards, func(a, b wildcard) int { return len(b.suffix) - len(a.suffix) })
-	return o
-}
-
-// lookup returns a copy of the addresses for name, if any pattern matches.
-func (o overrides) lookup(name string) ([]netip.Addr, bool) {
-	name = normalizeName(name)
-	if a, ok := o.exact[name]; ok {
-		return slices.Clone(a), true
-	}
-	for _, w := range o.wildcards {
-		if strings.HasSuffix(name, w.suffix) && len(name) > len(w.suffix) {
-			return slices.Clone(w.addrs), true
-		}
-	}
-	return nil, false
+// isIPPattern reports whether p is an IP address literal, which rules accept
+// as an exact pattern for IP identifiers.
+func isIPPattern(p string) bool {
+	a, err := netip.ParseAddr(p)
+	return err == nil && a.Zone() == ""
 }

@@ -10,13 +10,32 @@ import (
 	"time"
 )
 
+// configCase is one Config.Validate golden case.
+type configCase struct {
+	name string
+	cfg  Config
+	want []string // one line per problem; none means valid
+}
+
+func checkConfigCases(t *testing.T, tests []configCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	loop := []netip.Addr{netip.MustParseAddr("127.0.0.1")}
-	tests := []struct {
-		name string
-		cfg  Config
-		want []string // one line per problem; none means valid
-	}{
+	tests := []configCase{
 		{name: "zero value"},
 		{name: "everything set", cfg: Config{HTTP01Port: 5002, TLSALPN01Port: 5001, Resolvers: []string{"127.0.0.1:8053", "[::1]:53"},
 			HostOverrides: []HostOverride{{Pattern: "*.test", Addrs: loop}, {Pattern: "_x.Example.", Addrs: loop}},
@@ -56,18 +75,53 @@ func TestConfigValidate(t *testing.T) {
 			"validation.redirectPortMap[8080]: only ports 80 and 443 can be redirect targets, so only they can be mapped",
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			var got []string
-			if err != nil {
-				got = strings.Split(err.Error(), "\n")
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
-		})
-	}
+	checkConfigCases(t, tests)
+}
+
+// TestConfigValidateDNSAndRules covers forward zones, delays, rules and CAA
+// identities.
+func TestConfigValidateDNSAndRules(t *testing.T) {
+	checkConfigCases(t, []configCase{
+		{name: "all set", cfg: Config{Forward: []Forward{{Zone: "fakeca.test", Server: "127.0.0.1:8053"}, {Zone: ".", Server: "[::1]:53"}},
+			Delay: DelayRange{Min: time.Second, Max: 2 * time.Second}, CAAIdentities: []string{"letsencrypt.org", "Pebble.LetsEncrypt.org."},
+			SkipCAA: true}},
+		{name: "bad forward zones", cfg: Config{Forward: []Forward{
+			{Zone: "fakeca.test", Server: "127.0.0.1:8053"},
+			{Zone: "", Server: "127.0.0.1"},
+			{Zone: "FakeCA.test.", Server: "127.0.0.1:53"},
+			{Zone: "*.x.test", Server: "127.0.0.1:53"},
+			{Zone: ".", Server: "127.0.0.1:53"},
+		}}, want: []string{
+			`validation.forward[1].zone: must not be empty (use "." for every name)`,
+			`validation.forward[1].server: "127.0.0.1" is not host:port`,
+			`validation.forward[2].zone: "FakeCA.test." is already forwarded by forward[0]`,
+			`validation.forward[3].zone: "*.x.test": must be a DNS name without a wildcard`,
+		}},
+		{name: "bad delays", cfg: Config{Delay: DelayRange{Min: 2 * time.Second, Max: time.Second}}, want: []string{
+			"validation.delay.max: must not be less than min (2s), got 1s",
+		}},
+		{name: "negative delays", cfg: Config{Delay: DelayRange{Min: -1, Max: -2}}, want: []string{
+			"validation.delay.min: must not be negative, got -1ns",
+			"validation.delay.max: must not be negative, got -2ns",
+		}},
+		{name: "good rules", cfg: Config{Rules: []Rule{{Pattern: "*.slow.test", Delay: &DelayRange{Min: time.Second}},
+			{Pattern: "fast.test", AlwaysValid: new(bool)}, {Pattern: "::1", AlwaysValid: new(bool)}}}},
+		{name: "bad rules", cfg: Config{Rules: []Rule{
+			{Pattern: "a.*.test", AlwaysValid: new(bool)},
+			{Pattern: "nothing.test"},
+			{Pattern: "", Delay: &DelayRange{Max: -time.Second}},
+		}}, want: []string{
+			`validation.rules[0].pattern: "a.*.test": a wildcard is only allowed as the whole first label ("*.suffix")`,
+			"validation.rules[1]: must set alwaysValid or delay",
+			"validation.rules[2].pattern: must not be empty",
+			"validation.rules[2].delay.max: must not be negative, got -1s",
+		}},
+		{name: "bad CAA identities", cfg: Config{CAAIdentities: []string{"letsencrypt.org", "", "*.ca.test", "c a.test"}}, want: []string{
+			"validation.caaIdentities[1]: must not be empty",
+			`validation.caaIdentities[2]: "*.ca.test": must be a DNS name without a wildcard`,
+			`validation.caaIdentities[3]: "c a.test" contains ' '; only letters, digits, '-' and '_' are allowed`,
+		}},
+	})
 }
 
 func TestParseHostOverride(t *testing.T) {
@@ -144,7 +198,22 @@ func TestSystemResolvers(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	v := newValidator(t, Config{Resolvers: []string{"127.0.0.1:53"}})
 	c := v.cfg
-	if c.HTTP01Port != 80 || c.TLSALPN01Port != 443 || c.LookupTimeout != 10*time.Second || c.HTTPTimeout != 10*time.Second {
+	if c.HTTP01Port != 80 || c.TLSALPN01Port != 443 || c.LookupTimeout != 10*time.Second || c.HTTPTimeout != 10*time.Second ||
+		!slices.Equal(c.CAAIdentities, []string{"letsencrypt.org"}) || c.SkipCAA || c.Delay != (DelayRange{}) {
 		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestIssuerDomainNames(t *testing.T) {
+	tests := []struct {
+		in, want []string
+	}{
+		{nil, []string{"letsencrypt.org"}},
+		{[]string{"Pebble.LetsEncrypt.org.", "ca.test"}, []string{"pebble.letsencrypt.org", "ca.test"}},
+	}
+	for _, tt := range tests {
+		if got := (Config{CAAIdentities: tt.in}).IssuerDomainNames(); !slices.Equal(got, tt.want) {
+			t.Errorf("IssuerDomainNames(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

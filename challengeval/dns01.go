@@ -34,19 +34,44 @@ func (v *Validator) validateDNS01(ctx context.Context, id acme.Identifier, keyAu
 	if id.Type != acme.TypeDNS {
 		return acme.New(acme.Malformed, dns01NotDNS)
 	}
-	sum := sha256.Sum256([]byte(keyAuthz))
-	want := base64.RawURLEncoding.EncodeToString(sum[:])
-	name := dnsPrefix + "." + strings.TrimPrefix(strings.TrimSuffix(id.Value, "."), "*.")
+	return v.validateTXT(ctx, dnsPrefix+"."+baseName(id), keyAuthzDigest(keyAuthz))
+}
 
+// baseName is a DNS identifier's name without a trailing dot or a
+// wildcard's "*.".
+func baseName(id acme.Identifier) string {
+	return strings.TrimPrefix(strings.TrimSuffix(id.Value, "."), "*.")
+}
+
+// keyAuthzDigest is base64url(sha256(keyAuthz)), the TXT value dns-01 and
+// dns-account-01 expect.
+func keyAuthzDigest(keyAuthz string) string {
+	sum := sha256.Sum256([]byte(keyAuthz))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// lookupTXT returns the TXT records at name, each record's strings joined.
+// A failed look-up is a dns problem with Boulder's detail.
+func (v *Validator) lookupTXT(ctx context.Context, name string) ([]string, error) {
 	rrs, err := v.resolver.query(ctx, name, dns.TypeTXT)
 	if err != nil {
-		return acme.New(acme.DNS, "%s", err.Error())
+		return nil, acme.New(acme.DNS, "%s", err.Error())
 	}
 	txts := make([]string, 0, len(rrs))
 	for _, rr := range rrs {
 		if t, ok := rr.(*dns.TXT); ok {
 			txts = append(txts, strings.Join(t.Txt, ""))
 		}
+	}
+	return txts, nil
+}
+
+// validateTXT looks for want among the TXT records at name (Boulder's
+// validateTXT, shared by dns-01 and dns-account-01).
+func (v *Validator) validateTXT(ctx context.Context, name, want string) error {
+	txts, err := v.lookupTXT(ctx, name)
+	if err != nil {
+		return err
 	}
 	if len(txts) == 0 {
 		return acme.New(acme.Unauthorized, noTXTFormat, name)

@@ -21,14 +21,25 @@ const (
 	testKeyAuthz = testToken + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 )
 
+// testNow is the fake clock's start: 2001-09-09T01:46:40Z.
+var testNow = time.Unix(1e9, 0)
+
 // newValidator builds a Validator for tests with a fake clock.
 func newValidator(t *testing.T, cfg Config) *Validator {
 	t.Helper()
-	v, err := New(cfg, Deps{Clock: clocktesting.NewFakePassiveClock(time.Unix(1e9, 0))})
+	v, _ := newValidatorClock(t, cfg)
+	return v
+}
+
+// newValidatorClock builds a Validator and returns its fake clock too.
+func newValidatorClock(t *testing.T, cfg Config) (*Validator, *clocktesting.FakeClock) {
+	t.Helper()
+	clk := clocktesting.NewFakeClock(testNow)
+	v, err := New(cfg, Deps{Clock: clk})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return v
+	return v, clk
 }
 
 // checkProblem asserts that err is an *acme.Error with the given type and
@@ -56,6 +67,7 @@ type testZone struct {
 	records   map[string][]dns.RR // by lower-case FQDN owner
 	rcodes    map[string]int      // forced RCODE by lower-case FQDN
 	truncate  map[string]bool     // answer UDP queries for these with TC set
+	truncAll  map[string]bool     // answer every query for these with TC set
 	noRecurse bool
 
 	mu      sync.Mutex
@@ -64,7 +76,8 @@ type testZone struct {
 
 func newZone(t *testing.T, rrs ...string) *testZone {
 	t.Helper()
-	z := &testZone{records: map[string][]dns.RR{}, rcodes: map[string]int{}, truncate: map[string]bool{}}
+	z := &testZone{records: map[string][]dns.RR{}, rcodes: map[string]int{}, truncate: map[string]bool{},
+		truncAll: map[string]bool{}}
 	for _, s := range rrs {
 		rr, err := dns.NewRR(s)
 		if err != nil {
@@ -88,7 +101,8 @@ func (z *testZone) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	switch {
 	case z.rcodes[name] != 0:
 		m.Rcode = z.rcodes[name]
-	case z.truncate[name] && network == "udp":
+	case z.truncate[name] && network == "udp", z.truncAll[name]:
+		z.answer(m, name, q.Qtype)
 		m.Truncated = true
 	default:
 		z.answer(m, name, q.Qtype)

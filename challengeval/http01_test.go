@@ -97,7 +97,7 @@ func http01Fixture(t *testing.T) *Validator {
 	secure := httptest.NewTLSServer(mux)
 	t.Cleanup(secure.Close)
 	p := port(t, plain.Listener.Addr().String())
-	return newValidator(t, Config{
+	return newValidator(t, Config{SkipCAA: true,
 		HTTP01Port:      p,
 		Resolvers:       []string{startDNS(t, newZone(t))},
 		HostOverrides:   []HostOverride{{Pattern: "*.test", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}},
@@ -289,7 +289,7 @@ func TestHTTP01Network(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newValidator(t, Config{
+			v := newValidator(t, Config{SkipCAA: true,
 				HTTP01Port:    tt.peer(t),
 				Resolvers:     []string{"127.0.0.1:1"},
 				HTTPTimeout:   tt.timeout,
@@ -338,7 +338,7 @@ func TestHTTP01IPv6(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := Config{HTTP01Port: tt.port, Resolvers: []string{"127.0.0.1:1"}}
+			cfg := Config{SkipCAA: true, HTTP01Port: tt.port, Resolvers: []string{"127.0.0.1:1"}}
 			if len(tt.addrs) > 0 {
 				cfg.HostOverrides = []HostOverride{{Pattern: "a.test", Addrs: tt.addrs}}
 			}
@@ -362,7 +362,7 @@ func TestHTTP01RedirectToOldTLS(t *testing.T) {
 	old.StartTLS()
 	t.Cleanup(old.Close)
 	p := port(t, plain.Listener.Addr().String())
-	v := newValidator(t, Config{
+	v := newValidator(t, Config{SkipCAA: true,
 		HTTP01Port:      p,
 		Resolvers:       []string{"127.0.0.1:1"},
 		HostOverrides:   []HostOverride{{Pattern: "*.test", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}},

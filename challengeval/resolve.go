@@ -18,11 +18,14 @@ import (
 const (
 	// dnsProblemFormat is filled with a reason, a record type, a name and an
 	// optional explanation suffix.
-	dnsProblemFormat  = "DNS problem: %s looking up %s for %s%s"
-	dnsTimeout        = "query timed out"
-	dnsCanceled       = "query timed out (and was canceled)"
-	dnsNetFailure     = "networking error"
-	dnsServerFailure  = "server failure at resolver"
+	dnsProblemFormat = "DNS problem: %s looking up %s for %s%s"
+	dnsTimeout       = "query timed out"
+	dnsCanceled      = "query timed out (and was canceled)"
+	dnsNetFailure    = "networking error"
+	dnsServerFailure = "server failure at resolver"
+	// dnsTruncated is used when a CAA answer is still truncated over TCP
+	// (Boulder never trusts a truncated CAA answer).
+	dnsTruncated      = "response was truncated"
 	nxdomainExplained = " - check that a DNS record exists for this domain"
 	servfailExplained = " - the domain's nameservers may be malfunctioning"
 	// noAddrsFormat is used per address family when an answer holds none.
@@ -39,18 +42,22 @@ const (
 	maxCNAMEHops = 8
 )
 
-// dnsError is a failed DNS query: an RCODE other than NOERROR, or a transport
-// error. Its Error text is Boulder's DNS problem detail.
+// dnsError is a failed DNS query: an RCODE other than NOERROR, a transport
+// error or a truncated CAA answer. Its Error text is Boulder's DNS problem
+// detail.
 type dnsError struct {
-	qtype uint16
-	name  string
-	rcode int   // used when err is nil
-	err   error // transport failure
+	qtype     uint16
+	name      string
+	rcode     int   // used when err is nil and truncated is false
+	err       error // transport failure
+	truncated bool
 }
 
 func (e *dnsError) Error() string {
 	var reason, suffix string
 	switch {
+	case e.truncated:
+		reason = dnsTruncated
 	case e.err != nil:
 		reason = transportReason(e.err)
 	default:
@@ -87,11 +94,12 @@ func transportReason(err error) string {
 	return dnsServerFailure
 }
 
-// resolver asks a fixed list of recursive servers. Safe for concurrent use:
-// it holds no mutable state.
+// resolver asks a fixed list of recursive servers, or the server of a
+// forwarded zone. Safe for concurrent use: it holds no mutable state.
 type resolver struct {
-	servers []string
-	timeout time.Duration
+	servers  []string
+	forwards forwards
+	timeout  time.Duration
 }
 
 // SystemResolvers reads the nameservers of a resolv.conf file as
@@ -114,12 +122,17 @@ func SystemResolvers(path string) ([]string, error) {
 
 // exchange sends one query to each server in turn until one answers (with
 // any RCODE). A truncated UDP answer is retried over TCP on the same server.
+// A name inside a forwarded zone is asked of that zone's server only.
 func (r *resolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype) // sets RD
 	m.SetEdns0(ednsSize, false)
+	servers := r.servers
+	if s, ok := r.forwards.serverFor(name); ok {
+		servers = []string{s}
+	}
 	err := errors.New("no DNS resolvers configured")
-	for _, server := range r.servers {
+	for _, server := range servers {
 		var resp *dns.Msg
 		resp, err = r.exchangeOne(ctx, m, server)
 		if err == nil {
@@ -151,13 +164,23 @@ func (r *resolver) exchangeOver(ctx context.Context, m *dns.Msg, server, network
 // query returns the RRs of qtype owned by the end of name's CNAME chain.
 // A NOERROR answer without such RRs yields an empty slice and no error. When
 // the server returns a chain whose end has no records (it did not recurse),
-// the end of the chain is asked for directly.
+// the end of the chain is asked for directly. CAA follows Boulder's
+// LookupCAA: only SERVFAIL is an error among RCODEs (NXDOMAIN and the rest
+// mean no records), and an answer still truncated over TCP is an error.
 func (r *resolver) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	target := dns.Fqdn(name)
 	for hop := 0; ; hop++ {
 		resp, err := r.exchange(ctx, target, qtype)
 		if err != nil {
 			return nil, &dnsError{qtype: qtype, name: name, err: err}
+		}
+		if qtype == dns.TypeCAA {
+			switch {
+			case resp.Truncated:
+				return nil, &dnsError{qtype: qtype, name: name, truncated: true}
+			case resp.Rcode != dns.RcodeSuccess && resp.Rcode != dns.RcodeServerFailure:
+				return nil, nil
+			}
 		}
 		if resp.Rcode != dns.RcodeSuccess {
 			return nil, &dnsError{qtype: qtype, name: name, rcode: resp.Rcode}

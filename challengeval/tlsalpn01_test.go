@@ -155,7 +155,7 @@ func TestTLSALPN01(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := startALPN(t, "127.0.0.1:0", tt.cert(t), tt.protos)
-			v := newValidator(t, Config{TLSALPN01Port: port(t, srv.addr), Resolvers: []string{"127.0.0.1:1"},
+			v := newValidator(t, Config{SkipCAA: true, TLSALPN01Port: port(t, srv.addr), Resolvers: []string{"127.0.0.1:1"},
 				HostOverrides: []HostOverride{{Pattern: "a.test", Addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}}})
 			err := validate(t, v, Request{Type: acme.ChallengeTLSALPN01, Token: testToken, KeyAuthorization: testKeyAuthz,
 				Identifier: acme.Identifier{Type: acme.TypeDNS, Value: "a.test"}})
@@ -185,7 +185,7 @@ func TestTLSALPN01IPIdentifiers(t *testing.T) {
 			cert := makeCert(t, &x509.Certificate{IPAddresses: []net.IP{net.ParseIP(tt.ip)},
 				ExtraExtensions: []pkix.Extension{acmeExtension(t, testKeyAuthz, true)}}, nil)
 			srv := startALPN(t, tt.listen, cert, []string{acmeTLS1Protocol})
-			v := newValidator(t, Config{TLSALPN01Port: port(t, srv.addr), Resolvers: []string{"127.0.0.1:1"}})
+			v := newValidator(t, Config{SkipCAA: true, TLSALPN01Port: port(t, srv.addr), Resolvers: []string{"127.0.0.1:1"}})
 			id := acme.Identifier{Type: acme.TypeIP, Value: tt.ip}
 			checkProblem(t, validate(t, v, Request{Type: acme.ChallengeTLSALPN01, Identifier: id, KeyAuthorization: testKeyAuthz}), "", "")
 			if sni := srv.names(); len(sni) != 1 || sni[0] != tt.wantSNI {
@@ -193,7 +193,7 @@ func TestTLSALPN01IPIdentifiers(t *testing.T) {
 			}
 			// The same certificate does not validate another address.
 			other := acme.Identifier{Type: acme.TypeDNS, Value: "a.test"}
-			v = newValidator(t, Config{TLSALPN01Port: port(t, srv.addr), Resolvers: []string{"127.0.0.1:1"},
+			v = newValidator(t, Config{SkipCAA: true, TLSALPN01Port: port(t, srv.addr), Resolvers: []string{"127.0.0.1:1"},
 				HostOverrides: []HostOverride{{Pattern: "a.test", Addrs: []netip.Addr{netip.MustParseAddr(tt.ip)}}}})
 			checkProblem(t, validate(t, v, Request{Type: acme.ChallengeTLSALPN01, Identifier: other, KeyAuthorization: testKeyAuthz}),
 				acme.Unauthorized, fmt.Sprintf("Incorrect validation certificate for tls-alpn-01 challenge. Requested a.test from %s. "+
@@ -243,7 +243,7 @@ func TestTLSALPN01Network(t *testing.T) {
 			if tt.needV6 && !hasIPv6Loopback() {
 				t.Skip("no IPv6 loopback")
 			}
-			v := newValidator(t, Config{TLSALPN01Port: tt.peer(t), Resolvers: []string{"127.0.0.1:1"}, HTTPTimeout: tt.timeout,
+			v := newValidator(t, Config{SkipCAA: true, TLSALPN01Port: tt.peer(t), Resolvers: []string{"127.0.0.1:1"}, HTTPTimeout: tt.timeout,
 				HostOverrides: []HostOverride{{Pattern: "a.test", Addrs: tt.addrs}}})
 			err := validate(t, v, Request{Type: acme.ChallengeTLSALPN01, KeyAuthorization: testKeyAuthz,
 				Identifier: acme.Identifier{Type: acme.TypeDNS, Value: "a.test"}})

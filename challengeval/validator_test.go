@@ -17,7 +17,7 @@ import (
 )
 
 func TestNew(t *testing.T) {
-	clk := clocktesting.NewFakePassiveClock(time.Time{})
+	clk := clocktesting.NewFakeClock(time.Time{})
 	tests := []struct {
 		name    string
 		cfg     Config
@@ -30,6 +30,7 @@ func TestNew(t *testing.T) {
 		{name: "no clock", cfg: Config{Resolvers: []string{"127.0.0.1:53"}}, wantErr: "challengeval: Deps.Clock is required"},
 		{name: "no resolvers", cfg: Config{}, deps: Deps{Clock: clk}, wantErr: "validation.resolvers: at least one resolver is required"},
 		{name: "always valid needs no resolvers", cfg: Config{AlwaysValid: true}, deps: Deps{Clock: clk}},
+		{name: "forward zones need no resolvers", cfg: Config{Forward: []Forward{{Zone: "test", Server: "127.0.0.1:53"}}}, deps: Deps{Clock: clk}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,14 +64,14 @@ func TestValidateRequests(t *testing.T) {
 		{
 			name: "always valid accepts unknown types too",
 			cfg:  Config{AlwaysValid: true, Resolvers: []string{"127.0.0.1:1"}},
-			req:  Request{Type: "dns-account-01"},
+			req:  Request{Type: "tls-sni-01"},
 		},
 		{
 			name:       "unknown challenge type",
 			cfg:        Config{Resolvers: []string{"127.0.0.1:1"}},
-			req:        Request{Type: "dns-account-01", Identifier: acme.Identifier{Type: acme.TypeDNS, Value: "a.test"}},
+			req:        Request{Type: "tls-sni-01", Identifier: acme.Identifier{Type: acme.TypeDNS, Value: "a.test"}},
 			wantType:   acme.Malformed,
-			wantDetail: "invalid challenge type dns-account-01",
+			wantDetail: "invalid challenge type tls-sni-01",
 		},
 		{
 			name:       "http-01 for an unknown identifier type",

@@ -61,20 +61,3 @@ func CheckWildcardRedundancy(ids []acme.Identifier) error {
 	}
 	return nil
 }
-
-// ChallengeTypes returns the challenge types offered for id in a fixed order
-// (Boulder's PA.ChallengeTypesFor): http-01, dns-01, tls-alpn-01 for a DNS
-// name; dns-01 only for a wildcard (BR 3.2.2.4.19/20); http-01, tls-alpn-01
-// for an IP address (RFC 8738 §4). Other types get none. The caller may
-// shuffle them, as Boulder does in authorization JSON.
-func ChallengeTypes(id acme.Identifier) []string {
-	switch {
-	case id.IsWildcard():
-		return []string{acme.ChallengeDNS01}
-	case id.Type == acme.TypeDNS:
-		return []string{acme.ChallengeHTTP01, acme.ChallengeDNS01, acme.ChallengeTLSALPN01}
-	case id.Type == acme.TypeIP:
-		return []string{acme.ChallengeHTTP01, acme.ChallengeTLSALPN01}
-	}
-	return nil
-}

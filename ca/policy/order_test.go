@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"slices"
 	"testing"
 
 	"github.com/fakeca/fakeca/acme"
@@ -60,27 +59,6 @@ func TestCheckWildcardRedundancy(t *testing.T) {
 				return
 			}
 			wantProblem(t, err, acme.Malformed, tc.detail)
-		})
-	}
-}
-
-func TestChallengeTypes(t *testing.T) {
-	tests := []struct {
-		name string
-		id   acme.Identifier
-		want []string
-	}{
-		{"DNS", dns("example.com"), []string{"http-01", "dns-01", "tls-alpn-01"}},
-		{"wildcard", dns("*.example.com"), []string{"dns-01"}},
-		{"IPv4", ip("8.8.8.8"), []string{"http-01", "tls-alpn-01"}},
-		{"IPv6", ip("2001:4860:4860::8888"), []string{"http-01", "tls-alpn-01"}},
-		{"unknown type", acme.Identifier{Type: "email", Value: "a@b.c"}, nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := ChallengeTypes(tc.id); !slices.Equal(got, tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
 		})
 	}
 }
