@@ -100,7 +100,7 @@ func (s *Server) renderAuthz(l linker, a store.Authorization, now time.Time) aut
 		if st == acme.StatusValid && c.Status != acme.StatusValid {
 			continue // RFC 8555 §7.1.4: a valid authz lists the challenge that validated it
 		}
-		cj := renderChallenge(l, a, c)
+		cj := s.renderChallenge(l, a, c)
 		if st == acme.StatusInvalid {
 			cj.Status = acme.StatusInvalid // Boulder shows every challenge of an invalid authz as invalid
 		}
@@ -109,9 +109,12 @@ func (s *Server) renderAuthz(l linker, a store.Authorization, now time.Time) aut
 	return out
 }
 
-func renderChallenge(l linker, a store.Authorization, c store.Challenge) challengeJSON {
+func (s *Server) renderChallenge(l linker, a store.Authorization, c store.Challenge) challengeJSON {
 	cj := challengeJSON{Type: c.Type, URL: l.challenge(a.AccountID, a.ID, challengeID(c)),
 		Status: c.Status, Token: c.Token, Error: renderStored(c.Error)}
+	if c.Type == acme.ChallengeDNSPersist01 {
+		cj.Token, cj.AccountURI, cj.IssuerDomainNames = "", l.account(a.AccountID), s.cfg.CAAIdentities
+	}
 	if c.Status == acme.StatusProcessing {
 		cj.Status = acme.StatusPending // Boulder never shows "processing" on a challenge
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/fakeca/fakeca/ca/policy"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +81,8 @@ func (v *recorder) Validate(_ context.Context, req challengeval.Request) error {
 	return v.err
 }
 
+func (v *recorder) CheckCAA(context.Context, acme.Identifier, bool, string, string) error { return nil }
+
 func (v *recorder) requests() []challengeval.Request {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -114,7 +118,7 @@ func TestChallengeValidation(t *testing.T) {
 		t.Errorf("valid authorization lists %+v, want only the validated dns-01", a.Challenges)
 	}
 	want := challengeval.Request{Type: acme.ChallengeDNS01, Identifier: acme.Identifier{Type: acme.TypeDNS, Value: "valid.test"},
-		Token: chall.Token, KeyAuthorization: chall.Token + "." + thumbprint(t, acct.key.Public())}
+		Token: chall.Token, KeyAuthorization: chall.Token + "." + thumbprint(t, acct.key.Public()), AccountURI: acct.kid}
 	if reqs := val.requests(); len(reqs) != 1 || reqs[0] != want {
 		t.Errorf("validator got %+v, want one %+v", reqs, want)
 	}
@@ -318,5 +322,46 @@ func TestUnauthenticatedGET(t *testing.T) {
 	}
 	if got := e.get(orderURL).header.Get("Location"); got != orderURL {
 		t.Errorf("order Location = %q", got)
+	}
+}
+
+// TestDraftChallenges: dns-account-01 and dns-persist-01 are offered only
+// when enabled, after the RFC 8555 types and in a fixed order; the
+// persist challenge names the account and issuer domains instead of a
+// token, and an authorization it solved is never reused.
+func TestDraftChallenges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{cfg: func(c *Config) {
+		c.Challenges = policy.Options{DNSAccount01: true, DNSPersist01: true}
+	}})
+	acct := e.newAccount()
+	o, _ := acct.newOrder("draft.test", "*.draft.test")
+	var persist challengeJSON
+	var up string
+	for _, u := range o.Authorizations {
+		a := e.getAuthz(u)
+		var types []string
+		for _, c := range a.Challenges {
+			types = append(types, c.Type)
+			if c.Type == acme.ChallengeDNSPersist01 && !a.Wildcard {
+				persist, up = c, u
+			}
+		}
+		want := "http-01,dns-01,tls-alpn-01,dns-account-01,dns-persist-01"
+		if a.Wildcard {
+			want = "dns-01,dns-account-01,dns-persist-01"
+		}
+		if got := strings.Join(types, ","); got != want {
+			t.Errorf("%s (wildcard %v) offers %s, want %s", a.Identifier.Value, a.Wildcard, got, want)
+		}
+	}
+	if persist.Token != "" || persist.AccountURI != acct.kid || strings.Join(persist.IssuerDomainNames, ",") != "letsencrypt.org" {
+		t.Errorf("dns-persist-01 rendered %+v", persist)
+	}
+	wantStatus(t, acct.post(persist.URL, []byte("{}")), http.StatusOK)
+	e.waitAuthz(up)
+	o2, _ := acct.newOrder("draft.test")
+	if o2.Authorizations[0] == up {
+		t.Error("an authorization solved by dns-persist-01 was reused")
 	}
 }

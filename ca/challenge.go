@@ -51,7 +51,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
 	l := linkerFor(r)
 	w.Header().Add("Link", link(l.authz(a.AccountID, a.ID), "up"))
 	w.Header().Set("Location", l.challenge(a.AccountID, a.ID, challengeID(a.Challenges[idx])))
-	writeJSON(w, "application/json", http.StatusOK, renderChallenge(l, a, a.Challenges[idx]))
+	writeJSON(w, "application/json", http.StatusOK, s.renderChallenge(l, a, a.Challenges[idx]))
 	return nil
 }
 
@@ -97,8 +97,8 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 		return a, err
 	}
 	c := a.Challenges[idx]
-	vr := challengeval.Request{Type: c.Type, Identifier: a.Identifier, Token: c.Token,
-		KeyAuthorization: c.Token + "." + thumb}
+	vr := challengeval.Request{Type: c.Type, Identifier: a.Identifier, Wildcard: a.Wildcard, Token: c.Token,
+		KeyAuthorization: c.Token + "." + thumb, AccountURI: linkerFor(r).account(acct.ID)}
 	id := a.ID
 	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr) })
 }

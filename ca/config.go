@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
 	"github.com/fakeca/fakeca/challengeval"
@@ -38,6 +39,10 @@ type Config struct {
 	AllowOrderValidity bool `yaml:"allowOrderValidity"`
 	// Policy is the identifier, key and CSR policy.
 	Policy policy.Config `yaml:"policy"`
+	// Challenges enables the draft challenge types dns-account-01 and
+	// dns-persist-01 (listed after the RFC 8555 ones). Default off; Let's
+	// Encrypt staging offers dns-persist-01.
+	Challenges policy.Options `yaml:"challenges"`
 	// ValidationWorkers bounds concurrent validations and issuances.
 	// Default 64.
 	ValidationWorkers int `yaml:"validationWorkers"`
@@ -145,10 +150,11 @@ func (p Profile) certProfile(name string) pki.Profile {
 		OmitCommonName: p.OmitCommonName, OmitKeyEncipherment: p.OmitKeyEncipherment, OmitSKID: p.OmitSKID}
 }
 
-// Validator performs one challenge validation; *challengeval.Validator is
-// the real one.
+// Validator performs one challenge validation, and the CAA recheck at
+// finalization; *challengeval.Validator is the real one.
 type Validator interface {
 	Validate(ctx context.Context, req challengeval.Request) error
+	CheckCAA(ctx context.Context, ident acme.Identifier, wildcard bool, accountURI, method string) error
 }
 
 // Deps are the server's collaborators. All are required except Logger.

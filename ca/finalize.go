@@ -12,6 +12,7 @@ import (
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/challengeval"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -49,6 +50,9 @@ func (s *Server) finalize(w http.ResponseWriter, r *http.Request) error {
 	csr, err := s.parseFinalizeCSR(r, req, o)
 	if err != nil {
 		return err
+	}
+	if err := s.recheckCAA(r.Context(), linkerFor(r).account(req.acct.ID), authzs, now); err != nil {
+		return withPrefix(err, prefixFinalize)
 	}
 	o, err = s.store.UpdateOrder(r.Context(), o.ID, func(cur *store.Order) error {
 		if cur.BeganProcessing {
@@ -99,6 +103,36 @@ func (s *Server) parseFinalizeCSR(r *http.Request, req signedRequest, o store.Or
 		return nil, withPrefix(err, prefixFinalize)
 	}
 	return csr, nil
+}
+
+// recheckCAA checks CAA again for DNS authorizations validated longer than
+// challengeval.CAARecheckAge ago, as Boulder's RA does at finalization.
+func (s *Server) recheckCAA(ctx context.Context, acctURI string, authzs []store.Authorization, now time.Time) error {
+	var failures []acme.SubError
+	for _, a := range authzs {
+		if a.Identifier.Type != acme.TypeDNS {
+			continue
+		}
+		for _, c := range a.Challenges {
+			if c.Status != acme.StatusValid || now.Sub(c.Validated) <= challengeval.CAARecheckAge {
+				continue
+			}
+			err := s.validator.CheckCAA(ctx, a.Identifier, a.Wildcard, acctURI, c.Type)
+			if err == nil {
+				continue
+			}
+			e, ok := acme.As(err)
+			if !ok {
+				return err
+			}
+			id := a.Identifier
+			if a.Wildcard {
+				id.Value = "*." + id.Value
+			}
+			failures = append(failures, acme.SubError{Identifier: id, Err: e})
+		}
+	}
+	return challengeval.RecheckError(failures)
 }
 
 // issue signs the certificate for a processing order and records it; on

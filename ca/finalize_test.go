@@ -281,3 +281,38 @@ func ipStrings(ips []net.IP) []string {
 	}
 	return out
 }
+
+// TestFinalizeCAARecheck: authorizations validated more than 7 hours ago
+// get CAA checked again at finalize, with Boulder's texts for one and for
+// several failures; younger ones are not rechecked.
+func TestFinalizeCAARecheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		age    time.Duration
+		forbid map[string]bool
+		detail string
+	}{
+		{"young authorizations are not rechecked", 7 * time.Hour, map[string]bool{"a.caa.test": true}, ""},
+		{"one failure", 8 * time.Hour, map[string]bool{"a.caa.test": true},
+			"Error finalizing order :: rechecking caa: While processing CAA for a.caa.test: CAA record for a.caa.test prevents issuance"},
+		{"several failures", 8 * time.Hour, map[string]bool{"a.caa.test": true, "b.caa.test": true},
+			`Error finalizing order :: Rechecking CAA for "a.caa.test" and 1 more identifiers failed. Refer to sub-problems for more information`},
+		{"no CAA forbids", 8 * time.Hour, nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envConfig{validator: caaValidator{forbid: tc.forbid}})
+			acct := e.newAccount()
+			o, _ := acct.newOrder("a.caa.test", "b.caa.test")
+			acct.authorize(o)
+			e.clk.Step(tc.age)
+			r := acct.finalize(o, makeCSR(t, newKey(t), "a.caa.test", "b.caa.test"))
+			if tc.detail == "" {
+				wantStatus(t, r, http.StatusOK)
+				return
+			}
+			wantProblem(t, r, "caa", 403, tc.detail)
+		})
+	}
+}

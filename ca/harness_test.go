@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"github.com/fakeca/fakeca/acme"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,25 @@ func (f validatorFunc) Validate(ctx context.Context, req challengeval.Request) e
 	return f(ctx, req)
 }
 
+// CheckCAA finds no CAA records: tests of the recheck use caaValidator.
+func (f validatorFunc) CheckCAA(context.Context, acme.Identifier, bool, string, string) error {
+	return nil
+}
+
 var _ Validator = validatorFunc(nil)
+
+// caaValidator validates every challenge and fails CAA rechecks for the
+// names in forbid.
+type caaValidator struct{ forbid map[string]bool }
+
+func (caaValidator) Validate(context.Context, challengeval.Request) error { return nil }
+
+func (v caaValidator) CheckCAA(_ context.Context, id acme.Identifier, _ bool, _, _ string) error {
+	if v.forbid[id.Value] {
+		return acme.New(acme.CAA, "While processing CAA for %s: CAA record for %s prevents issuance", id.Value, id.Value)
+	}
+	return nil
+}
 
 // alwaysValid is a Validator that accepts every challenge.
 func alwaysValid() Validator {

@@ -158,15 +158,15 @@ func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrd
 	for _, id := range or.idents {
 		key := store.AuthzKey{AccountID: acct.ID, Identifier: id.Base(), Wildcard: id.IsWildcard(), Profile: or.profileName}
 		a, err := s.store.FindValidAuthz(ctx, key, now.Add(minLife))
-		if err == nil {
+		switch {
+		case err == nil && !solvedBy(a, acme.ChallengeDNSPersist01): // those are never reused (reference §8)
 			order.AuthzIDs = append(order.AuthzIDs, a.ID)
 			order.Expires = minTime(order.Expires, a.Expires)
 			continue
-		}
-		if !errors.Is(err, store.ErrNotFound) {
+		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return store.Order{}, err
 		}
-		na, err := newAuthz(acct.ID, id, or.profileName, now, now.Add(or.profile.PendingAuthzLifetime))
+		na, err := newAuthz(acct.ID, id, or.profileName, s.cfg.Challenges, now, now.Add(or.profile.PendingAuthzLifetime))
 		if err != nil {
 			return store.Order{}, err
 		}
@@ -206,7 +206,7 @@ func (s *Server) reusableOrder(ctx context.Context, acct int64, or orderRequest,
 
 // newAuthz builds a pending authorization with the challenges the policy
 // offers, in a fixed order.
-func newAuthz(acct int64, id acme.Identifier, profile string, now, expires time.Time) (store.Authorization, error) {
+func newAuthz(acct int64, id acme.Identifier, profile string, opts policy.Options, now, expires time.Time) (store.Authorization, error) {
 	a := store.Authorization{AccountID: acct, Identifier: id.Base(), Wildcard: id.IsWildcard(),
 		Profile: profile, Status: acme.StatusPending, Created: now, Expires: expires}
 	token, err := newToken()
@@ -214,10 +214,21 @@ func newAuthz(acct int64, id acme.Identifier, profile string, now, expires time.
 		return a, err
 	}
 	// One token for all challenges of an authorization, as Boulder does.
-	for _, t := range policy.ChallengeTypes(id) {
+	for _, t := range policy.ChallengeTypesWith(id, opts) {
 		a.Challenges = append(a.Challenges, store.Challenge{Type: t, Token: token, Status: acme.StatusPending})
 	}
 	return a, nil
+}
+
+// solvedBy reports whether a valid authorization was solved by a challenge
+// of the given type.
+func solvedBy(a store.Authorization, typ string) bool {
+	for _, c := range a.Challenges {
+		if c.Status == acme.StatusValid {
+			return c.Type == typ
+		}
+	}
+	return false
 }
 
 func newToken() (string, error) {

@@ -46,7 +46,11 @@ type challengeJSON struct {
 	Status    acme.Status  `json:"status"`
 	Validated *time.Time   `json:"validated,omitempty"`
 	Error     *problemJSON `json:"error,omitempty"`
-	Token     string       `json:"token"`
+	Token     string       `json:"token,omitempty"`
+	// dns-persist-01 (draft-ietf-acme-dns-persist) has no token; it names
+	// the account and the issuer domains the TXT record must list.
+	AccountURI        string   `json:"accounturi,omitempty"`
+	IssuerDomainNames []string `json:"issuer-domain-names,omitempty"`
 }
 
 type directoryJSON struct {

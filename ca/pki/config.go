@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"k8s.io/utils/clock"
 )
@@ -16,7 +17,7 @@ import (
 const DefaultCRLShards = 128
 
 // Config configures a Hierarchy. The zero value is valid: fake subject names,
-// no AIA or CRL URLs in leaves, 128 CRL shards, nothing persisted.
+// no AIA, OCSP or CRL URLs in leaves, 128 CRL shards, nothing persisted.
 type Config struct {
 	// Hierarchy names the subject-name preset of the roots and intermediates:
 	// "" or "fakeca" (default; obviously fake names, issuer IDs "r1"/"e1"),
@@ -31,9 +32,17 @@ type Config struct {
 	// Access caIssuers URL of AIABaseURL + issuer ID + ".der", e.g.
 	// "http://127.0.0.1:14080/aia/" gives ".../aia/e1.der". It must be an
 	// absolute http(s) URL ending in "/". Default: empty (no AIA). Let's
-	// Encrypt sets caIssuers to http://<int>.i.lencr.org/ and no OCSP URL;
-	// fakeca never sets an OCSP URL either.
+	// Encrypt sets caIssuers to http://<int>.i.lencr.org/.
 	AIABaseURL string `yaml:"aiaBaseURL"`
+
+	// OCSPBaseURL, if set, makes every leaf carry an Authority Information
+	// Access OCSP URL of exactly this value, e.g.
+	// "http://127.0.0.1:14080/ocsp" (one responder for all issuers: OCSP
+	// requests name their issuer). It must be an absolute http(s) URL without
+	// query or fragment. Default: empty (no OCSP URL), as Let's Encrypt since
+	// May 2025; set it to test clients or servers that still staple or check
+	// OCSP. Hierarchy.OCSPResponse answers either way.
+	OCSPBaseURL string `yaml:"ocspBaseURL"`
 
 	// CRLBaseURL, if set, makes every leaf carry exactly one CRL distribution
 	// point, CRLBaseURL + issuer ID + "/" + shard + ".crl", where shard is
@@ -76,6 +85,9 @@ func (c Config) Validate() error {
 	if err := validateBaseURL(c.CRLBaseURL); err != nil {
 		return fmt.Errorf("pki.crlBaseURL: %w", err)
 	}
+	if err := validateURL(c.OCSPBaseURL); err != nil {
+		return fmt.Errorf("pki.ocspBaseURL: %w", err)
+	}
 	if c.CRLShards < 0 {
 		return fmt.Errorf("pki.crlShards: must be > 0 (or 0 for the default %d), got %d",
 			DefaultCRLShards, c.CRLShards)
@@ -93,8 +105,26 @@ func (c Config) shards() int {
 
 // validateBaseURL accepts "" or an absolute http(s) URL ending in "/".
 func validateBaseURL(s string) error {
+	if err := validateURL(s); err != nil || s == "" {
+		return err
+	}
+	if !strings.HasSuffix(s, "/") {
+		return fmt.Errorf("must end with \"/\", got %q", s)
+	}
+	return nil
+}
+
+// validateURL accepts "" or an absolute http(s) URL with a host and without
+// query or fragment.
+func validateURL(s string) error {
 	if s == "" {
 		return nil
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII {
+			// Certificates and CRLs carry URLs as IA5String.
+			return fmt.Errorf("must be ASCII (punycode and %%-escapes are fine), got %q", s)
+		}
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -106,11 +136,8 @@ func validateBaseURL(s string) error {
 	if u.Host == "" {
 		return fmt.Errorf("must name a host, got %q", s)
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return fmt.Errorf("must not have a query or fragment, got %q", s)
-	}
-	if !strings.HasSuffix(u.Path, "/") {
-		return fmt.Errorf("must end with \"/\", got %q", s)
 	}
 	return nil
 }

@@ -32,6 +32,13 @@ func TestConfigValidate(t *testing.T) {
 		{name: "crl without host", cfg: Config{CRLBaseURL: "http:///crl/"}, wantErr: "pki.crlBaseURL: must name a host"},
 		{name: "crl with query", cfg: Config{CRLBaseURL: "http://x/crl/?a=b"}, wantErr: "pki.crlBaseURL: must not have a query"},
 		{name: "crl unparsable", cfg: Config{CRLBaseURL: "http://x:bad/"}, wantErr: "pki.crlBaseURL: must be an absolute http or https URL"},
+		{name: "ocsp without slash", cfg: Config{OCSPBaseURL: "http://127.0.0.1:14080/ocsp"}},
+		{name: "ocsp with slash", cfg: Config{OCSPBaseURL: "https://o.example/ocsp/"}},
+		{name: "ocsp relative", cfg: Config{OCSPBaseURL: "/ocsp"}, wantErr: "pki.ocspBaseURL: must be an absolute http or https URL"},
+		{name: "ocsp without host", cfg: Config{OCSPBaseURL: "http:///ocsp"}, wantErr: "pki.ocspBaseURL: must name a host"},
+		{name: "ocsp with fragment", cfg: Config{OCSPBaseURL: "http://o.example/ocsp#x"}, wantErr: "pki.ocspBaseURL: must not have a query"},
+		{name: "ocsp with empty query", cfg: Config{OCSPBaseURL: "http://o.example/ocsp?"}, wantErr: "pki.ocspBaseURL: must not have a query"},
+		{name: "non-ASCII URL", cfg: Config{CRLBaseURL: "http://bücher.example/"}, wantErr: "pki.crlBaseURL: must be ASCII"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,11 +20,19 @@
 // ClusterIssuer's caBundle; it also verifies ServingCertificate, the TLS
 // certificate of fakeca's own listeners.
 //
+// Revocation: CRL signs one shard of an issuer's CRL (Boulder's shape:
+// critical issuingDistributionPoint naming CRLURL, which is also the leaf's
+// CRLDP) from entries the caller supplies; OCSPResponse answers an RFC 6960
+// request, asking the caller for the certificate's status. pki keeps no
+// revocation state. RootKeyPEM and IntermediateKeyPEM expose the CA keys for
+// Pebble's management endpoints.
+//
 // Three subject-name presets exist (see Config.Hierarchy): clearly fake
 // "fakeca" names, Let's Encrypt staging names and Let's Encrypt production
 // names. The keys are always fresh, so none of them chains to a real trust
 // store.
 //
-// Time comes only from Deps.Clock. A Hierarchy is immutable after New and safe
-// for concurrent use; Issue takes no locks.
+// Time comes only from Deps.Clock, or from the now/thisUpdate arguments of
+// OCSPResponse and CRL. A Hierarchy is immutable after New and safe for
+// concurrent use; no method takes a lock.
 package pki

@@ -43,8 +43,8 @@ type keyKind int
 
 const (
 	kindRSA      keyKind = iota
-	kindEC                // P-384, for the ECDSA root (as Let's Encrypt's X2 / YE)
-	kindECIssuer          // P-256, for the ECDSA intermediate
+	kindEC               // P-384, for the ECDSA root (as Let's Encrypt's X2 / YE)
+	kindECIssuer         // P-256, for the ECDSA intermediate
 )
 
 // newKey generates a CA key of the given kind.

@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/clock"
 )
 
-// Issuer is an intermediate that signs leaves (and, later, CRLs).
+// Issuer is an intermediate that signs leaves, CRLs and OCSP responses.
 //
 // Issuers are created by New and immutable afterwards; they are safe for
 // concurrent use. Callers must not modify Cert. The zero value is not usable.
@@ -24,7 +24,10 @@ type Issuer struct {
 
 	signer  crypto.Signer
 	aia     []string // caIssuers URLs for leaves; nil when not configured
+	ocspURL []string // OCSP URLs for leaves; nil when not configured
 	crlBase string   // CRLBaseURL + ID + "/"; "" when not configured
+	sig     sigParams
+	ocsp    ocspIdentity
 }
 
 // Hierarchy is fakeca's key hierarchy: an RSA root, an ECDSA P-384 root, the
@@ -38,6 +41,7 @@ type Hierarchy struct {
 	shards *big.Int
 
 	rsaRoot, ecRoot, ecCross *x509.Certificate
+	rsaRootKey, ecRootKey    crypto.Signer
 	rsaIssuer, ecIssuer      *Issuer
 	chains                   map[string][][]*x509.Certificate
 	bundle                   []byte
@@ -72,16 +76,22 @@ func New(cfg Config, deps Deps) (*Hierarchy, error) {
 		return nil, err
 	}
 	h := &Hierarchy{
-		clock:   deps.Clock,
-		rand:    deps.Rand,
-		shards:  big.NewInt(int64(cfg.shards())),
-		rsaRoot: m.rsaRoot,
-		ecRoot:  m.ecRoot,
-		ecCross: m.ecCross,
-		policy:  policy,
+		clock:      deps.Clock,
+		rand:       deps.Rand,
+		shards:     big.NewInt(int64(cfg.shards())),
+		rsaRoot:    m.rsaRoot,
+		ecRoot:     m.ecRoot,
+		ecCross:    m.ecCross,
+		rsaRootKey: m.rsaRootKey,
+		ecRootKey:  m.ecRootKey,
+		policy:     policy,
 	}
-	h.rsaIssuer = newIssuer(p.rsaIntID, m.rsaInt, m.rsaIntKey, cfg)
-	h.ecIssuer = newIssuer(p.ecIntID, m.ecInt, m.ecIntKey, cfg)
+	if h.rsaIssuer, err = newIssuer(p.rsaIntID, m.rsaInt, m.rsaIntKey, cfg); err != nil {
+		return nil, err
+	}
+	if h.ecIssuer, err = newIssuer(p.ecIntID, m.ecInt, m.ecIntKey, cfg); err != nil {
+		return nil, err
+	}
 	h.chains = map[string][][]*x509.Certificate{
 		h.rsaIssuer.ID: {{m.rsaInt}},
 		// Default: ECDSA int ← ECDSA root cross-signed by the RSA root, so
@@ -114,16 +124,27 @@ func obtain(dir string, p preset, deps Deps, policy x509.OID) (material, error) 
 	return m, nil
 }
 
-// newIssuer wraps an intermediate and precomputes its leaf URLs.
-func newIssuer(id string, cert *x509.Certificate, key crypto.Signer, cfg Config) *Issuer {
+// newIssuer wraps an intermediate and precomputes its leaf URLs and the
+// values its OCSP responses need.
+func newIssuer(id string, cert *x509.Certificate, key crypto.Signer, cfg Config) (*Issuer, error) {
 	iss := &Issuer{ID: id, Cert: cert, signer: key}
 	if cfg.AIABaseURL != "" {
 		iss.aia = []string{cfg.AIABaseURL + id + ".der"}
 	}
+	if cfg.OCSPBaseURL != "" {
+		iss.ocspURL = []string{cfg.OCSPBaseURL}
+	}
 	if cfg.CRLBaseURL != "" {
 		iss.crlBase = cfg.CRLBaseURL + id + "/"
 	}
-	return iss
+	var err error
+	if iss.sig, err = newSigParams(key.Public()); err != nil {
+		return nil, fmt.Errorf("pki: issuer %q: %w", id, err)
+	}
+	if iss.ocsp, err = newOCSPIdentity(cert); err != nil {
+		return nil, fmt.Errorf("pki: issuer %q: %w", id, err)
+	}
+	return iss, nil
 }
 
 // Roots returns the root certificates: the RSA root, then the ECDSA root.

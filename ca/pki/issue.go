@@ -7,23 +7,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
-	"strconv"
 	"strings"
 	"time"
-)
-
-// Sentinel errors returned (wrapped) by Issue.
-var (
-	// ErrUnsupportedKey: the public key is not RSA, ECDSA or Ed25519.
-	ErrUnsupportedKey = errors.New("pki: unsupported public key type")
-	// ErrNoIdentifiers: the request names no DNS name and no IP address.
-	ErrNoIdentifiers = errors.New("pki: certificate request has no identifiers")
-	// ErrValidity: the validity window is empty or outside the issuer's.
-	ErrValidity = errors.New("pki: invalid validity period")
 )
 
 // maxCNLength is the longest name that fits a subject commonName (RFC 5280
@@ -114,8 +102,9 @@ func (h *Hierarchy) CRLShard(serial *big.Int) int {
 // Issue signs a leaf for req, shaped like a Let's Encrypt certificate:
 // serverAuth EKU only, critical key usage and basic constraints, policy
 // 2.23.140.1.2.1, AKI, SKID unless omitted, AIA caIssuers and one CRLDP URL
-// when configured, no OCSP URL. "Now" comes from Deps.Clock. Issue takes no
-// locks and is safe for concurrent use.
+// (CRLURL of the serial's CRLShard) when configured, and an OCSP URL only
+// when Config.OCSPBaseURL is set. "Now" comes from Deps.Clock. Issue takes
+// no locks and is safe for concurrent use.
 func (h *Hierarchy) Issue(req LeafRequest) (Leaf, error) {
 	iss, rsaKey, err := h.issuerFor(req.PublicKey)
 	if err != nil {
@@ -176,6 +165,7 @@ func (h *Hierarchy) leafTemplate(req LeafRequest, iss *Issuer, rsaKey bool, now 
 		IPAddresses:           req.IPs,
 		Policies:              []x509.OID{h.policy},
 		IssuingCertificateURL: iss.aia,
+		OCSPServer:            iss.ocspURL,
 	}
 	if !req.Profile.OmitCommonName {
 		// An empty subject makes crypto/x509 mark the SAN critical.
@@ -186,8 +176,8 @@ func (h *Hierarchy) leafTemplate(req LeafRequest, iss *Issuer, rsaKey bool, now 
 			return nil, err
 		}
 	}
-	if iss.crlBase != "" {
-		t.CRLDistributionPoints = []string{iss.crlBase + strconv.Itoa(h.CRLShard(serial)) + ".crl"}
+	if url := iss.crlURL(h.CRLShard(serial)); url != "" {
+		t.CRLDistributionPoints = []string{url}
 	}
 	return t, nil
 }

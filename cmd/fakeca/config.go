@@ -38,6 +38,10 @@ type fileConfig struct {
 	AllowOrderValidity bool       `yaml:"allowOrderValidity"`
 	Hierarchy          string     `yaml:"hierarchy"`
 	CA                 *ca.Config `yaml:"ca"`
+	// Validation holds the validator's other settings (delay, rules,
+	// skipCAA, timeouts, redirectPortMap, forward); the top-level keys
+	// above win over the same fields here.
+	Validation challengeval.Config `yaml:"validation"`
 }
 
 // presets name coherent starting points (DESIGN.md "Configuration").
@@ -133,9 +137,15 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 			return instance.Config{}, fmt.Errorf("%s: %d is not a port (1-65535)", name, port)
 		}
 	}
-	val := challengeval.Config{HTTP01Port: c.HTTP01Port, TLSALPN01Port: c.TLSALPN01Port,
-		Resolvers: c.DNSResolvers, AlwaysValid: c.AlwaysValid}
-	if len(val.Resolvers) == 0 {
+	val := c.Validation
+	val.HTTP01Port, val.TLSALPN01Port, val.AlwaysValid = c.HTTP01Port, c.TLSALPN01Port, c.AlwaysValid || val.AlwaysValid
+	if len(c.DNSResolvers) > 0 {
+		val.Resolvers = c.DNSResolvers
+	}
+	if len(val.CAAIdentities) == 0 {
+		val.CAAIdentities = c.CA.CAAIdentities // what the directory advertises
+	}
+	if len(val.Resolvers) == 0 && len(val.Forward) == 0 {
 		sys, err := challengeval.SystemResolvers("/etc/resolv.conf")
 		if err != nil && !c.AlwaysValid {
 			return instance.Config{}, fmt.Errorf("dnsResolvers (--dns-resolver): none given and %w", err)

@@ -23,6 +23,7 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"log format", []string{"--config", "testdata/bad_log_format.yaml"}, `logFormat (--log-format): "xml"`},
 		{"default profile", []string{"--config", "testdata/bad_default_profile.yaml"}, `ca.defaultProfile: "nope"`},
 		{"profile validity", []string{"--config", "testdata/bad_profile_validity.yaml"}, "ca.profiles.fiveminutes.validity: must be > 0"},
+		{"validation rule", []string{"--config", "testdata/bad_validation_rule.yaml"}, "validation.rules[0].pattern: must not be empty"},
 		{"YAML syntax", []string{"--config", "testdata/bad_syntax.yaml"}, "config testdata/bad_syntax.yaml"},
 		{"missing file", []string{"--config", "testdata/nope.yaml"}, "config: open testdata/nope.yaml"},
 		{"unknown flag", []string{"--listn", "x"}, "unknown flag: --listn"},
