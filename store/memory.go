@@ -64,6 +64,8 @@ type Memory struct {
 	orderIdx  index
 	authzIdx  index
 	blocked   [nShards]shard[string, struct{}]
+	// revoked lists revoked serials by CRL shard (issuer ID + "/" + shard).
+	revoked [nShards]shard[string, map[string]struct{}]
 }
 
 var _ Store = (*Memory)(nil)

@@ -65,6 +65,10 @@ type Store interface {
 	AddCertificate(ctx context.Context, c Certificate) error
 	GetCertificate(ctx context.Context, serial string) (Certificate, error)
 	UpdateCertificate(ctx context.Context, serial string, mutate func(*Certificate) error) (Certificate, error)
+	// RevokedCertificates returns the revoked certificates of one issuer's
+	// CRL shard that expire after expiresAfter, in serial order: what a CRL
+	// for that shard lists.
+	RevokedCertificates(ctx context.Context, issuerID string, shard int, expiresAfter time.Time) ([]Certificate, error)
 
 	// BlockKey adds a SubjectPublicKeyInfo hash to the blocked-key list.
 	BlockKey(ctx context.Context, keyHash string) error

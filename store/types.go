@@ -81,6 +81,7 @@ type Certificate struct {
 	OrderID     int64
 	DER         []byte
 	IssuerID    string // pki issuer name of the intermediate that signed it
+	CRLShard    int    // the CRL shard named in the certificate (1-based)
 	Identifiers []acme.Identifier
 	Issued      time.Time // database issuance time (ARI uses it)
 	Expires     time.Time // notAfter

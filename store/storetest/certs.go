@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/fakeca/fakeca/store"
 )
@@ -17,7 +18,46 @@ func certificates(t *testing.T, newStore func(*testing.T) store.Store) {
 		{"update writes and returns the result", certUpdate},
 		{"a failing mutator writes nothing", certMutatorFails},
 		{"values do not alias store memory", certNoAlias},
+		{"revoked certificates are listed by CRL shard", certRevokedByShard},
 	})
+}
+
+// certRevokedByShard: only revoked certificates of the asked issuer and
+// shard that expire after the cut-off are listed, in serial order, whether
+// they were revoked by UpdateCertificate or stored revoked.
+func certRevokedByShard(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mk := func(serial, issuer string, shard int, expires time.Duration, revoked bool) {
+		c := newCert(serial, 1, 2)
+		c.IssuerID, c.CRLShard, c.Expires, c.Revoked = issuer, shard, base().Add(expires), revoked
+		noErr(t, "AddCertificate", s.AddCertificate(ctx, c))
+	}
+	mk("0b", "E5", 3, 90*day, true)  // listed (stored revoked)
+	mk("0a", "E5", 3, 90*day, false) // listed after the update below
+	mk("0c", "E5", 3, 90*day, false) // never revoked
+	mk("0d", "E5", 4, 90*day, true)  // another shard
+	mk("0e", "R10", 3, 90*day, true) // another issuer
+	mk("0f", "E5", 3, 2*day, true)   // expired before the cut-off
+	_, err := s.UpdateCertificate(ctx, "0a", func(c *store.Certificate) error {
+		c.Revoked, c.RevokedAt, c.Reason = true, base().Add(day), 4
+		return nil
+	})
+	noErr(t, "UpdateCertificate", err)
+	got, err := s.RevokedCertificates(ctx, "E5", 3, base().Add(3*day))
+	noErr(t, "RevokedCertificates", err)
+	var serials []string
+	for _, c := range got {
+		serials = append(serials, c.Serial)
+	}
+	same(t, "revoked serials", serials, []string{"0a", "0b"})
+	if got[0].Reason != 4 || !got[0].RevokedAt.Equal(base().Add(day)) {
+		t.Errorf("listed certificate lost its revocation: %+v", got[0])
+	}
+	none, err := s.RevokedCertificates(ctx, "E5", 9, base())
+	noErr(t, "RevokedCertificates of an empty shard", err)
+	if len(none) != 0 {
+		t.Errorf("empty shard lists %d certificates", len(none))
+	}
 }
 
 func certAdd(t *testing.T, s store.Store) {
