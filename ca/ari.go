@@ -67,7 +67,13 @@ func (s *Server) renewalInfo(w http.ResponseWriter, r *http.Request) error {
 	}
 	eventFrom(r).serial = serial
 	var body renewalInfoJSON
-	body.SuggestedWindow.Start, body.SuggestedWindow.End = renewalWindow(cert, s.clock.Now())
+	now := s.clock.Now()
+	if inc, ok := s.incidents.match(cert); ok {
+		body.SuggestedWindow.Start, body.SuggestedWindow.End = immediateWindow(now)
+		body.ExplanationURL = inc.ExplanationURL
+	} else {
+		body.SuggestedWindow.Start, body.SuggestedWindow.End = renewalWindow(cert, now)
+	}
 	// 6 hours ± 20 %, in whole seconds (Boulder's jitterRetryHeader).
 	w.Header().Set("Retry-After", strconv.Itoa(17280+rand.IntN(25920-17280+1)))
 	writeJSON(w, "application/json", http.StatusOK, body)
@@ -78,7 +84,7 @@ func (s *Server) renewalInfo(w http.ResponseWriter, r *http.Request) error {
 // for a revoked certificate (reference §6).
 func renewalWindow(c store.Certificate, now time.Time) (time.Time, time.Time) {
 	if c.Revoked {
-		return now.Add(-time.Hour).Truncate(time.Second).UTC(), now.Add(-30 * time.Minute).Truncate(time.Second).UTC()
+		return immediateWindow(now)
 	}
 	validity := c.Expires.Add(time.Second).Sub(c.Issued)
 	offset := validity / 3
@@ -88,6 +94,12 @@ func renewalWindow(c store.Certificate, now time.Time) (time.Time, time.Time) {
 	ideal := c.Expires.Add(-offset)
 	margin := validity / 100
 	return ideal.Add(-margin).Truncate(time.Second).UTC(), ideal.Add(margin).Truncate(time.Second).UTC()
+}
+
+// immediateWindow is Boulder's RenewalInfoImmediate: a window wholly in
+// the past, so every ARI client renews at once.
+func immediateWindow(now time.Time) (time.Time, time.Time) {
+	return now.Add(-time.Hour).Truncate(time.Second).UTC(), now.Add(-30 * time.Minute).Truncate(time.Second).UTC()
 }
 
 // checkReplaces validates an order's ARI "replaces" field

@@ -3,7 +3,9 @@ package ca
 import (
 	"crypto/x509"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +187,54 @@ func TestReplacesNotSatisfiedByReuse(t *testing.T) {
 	}
 	if c := e.storedCert(old.serial); c.ReplacementOrder != lastID(t, u) {
 		t.Errorf("certificate's replacement order is %d, want %d", c.ReplacementOrder, lastID(t, u))
+	}
+}
+
+// TestIncidents: an incident declared over the management API moves the
+// ARI window of matching certificates (by serial, identifier glob or
+// issuer) into the past with its explanationURL; others keep theirs.
+func TestIncidents(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	acct := e.newAccount()
+	hit := acct.issue("www.incident.test")
+	miss := acct.issue("other.test")
+	mgmt := e.srv.ManagementHandler()
+	send := func(method, body string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		mgmt.ServeHTTP(rec, httptest.NewRequest(method, "/incidents", strings.NewReader(body)))
+		return rec
+	}
+	tests := []struct {
+		name, body string
+		status     int
+	}{
+		{"no criteria", `{"name":"x","explanationURL":"https://example.test/i"}`, http.StatusBadRequest},
+		{"no URL", `{"name":"x","identifier":"*.incident.test"}`, http.StatusBadRequest},
+		{"bad glob", `{"name":"x","explanationURL":"u","identifier":"[."}`, http.StatusBadRequest},
+		{"not JSON", `{`, http.StatusBadRequest},
+		{"by identifier", `{"name":"mis-issuance","explanationURL":"https://example.test/i","identifier":"*.incident.test"}`, http.StatusCreated},
+	}
+	for _, tc := range tests {
+		if rec := send(http.MethodPost, tc.body); rec.Code != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.status)
+		}
+	}
+	now := e.clk.Now()
+	r := e.renewalInfo(ariCertID(hit.cert))
+	wantWindow(t, r, now.Add(-time.Hour).Truncate(time.Second).Format(time.RFC3339),
+		now.Add(-30*time.Minute).Truncate(time.Second).Format(time.RFC3339))
+	if !strings.Contains(string(r.body), `"explanationURL": "https://example.test/i"`) {
+		t.Errorf("no explanationURL in %s", r.body)
+	}
+	if r := e.renewalInfo(ariCertID(miss.cert)); strings.Contains(string(r.body), "explanationURL") {
+		t.Errorf("an unmatched certificate got the incident: %s", r.body)
+	}
+	if rec := send(http.MethodGet, ""); !strings.Contains(rec.Body.String(), "mis-issuance") {
+		t.Errorf("list: %s", rec.Body)
+	}
+	send(http.MethodDelete, "")
+	if r := e.renewalInfo(ariCertID(hit.cert)); strings.Contains(string(r.body), "explanationURL") {
+		t.Errorf("incident still applies after clearing: %s", r.body)
 	}
 }

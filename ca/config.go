@@ -43,6 +43,16 @@ type Config struct {
 	// dns-persist-01 (listed after the RFC 8555 ones). Default off; Let's
 	// Encrypt staging offers dns-persist-01.
 	Challenges policy.Options `yaml:"challenges"`
+	// CRLPublishDelay is how long after a revocation it first appears in a
+	// CRL. Default 0 (at once); Let's Encrypt may take up to 24 hours.
+	CRLPublishDelay time.Duration `yaml:"crlPublishDelay"`
+	// CRLValidity is each CRL's validity (nextUpdate - thisUpdate + 1 s),
+	// under 10 days. Default 7 days (Boulder's test config uses 9).
+	CRLValidity time.Duration `yaml:"crlValidity"`
+	// OCSP serves an OCSP responder at /ocsp on the public listener (and the
+	// hierarchy then puts its URL in leaves). Let's Encrypt ended OCSP in
+	// 2025: default false.
+	OCSP bool `yaml:"ocsp"`
 	// ValidationWorkers bounds concurrent validations and issuances.
 	// Default 64.
 	ValidationWorkers int `yaml:"validationWorkers"`
@@ -88,6 +98,7 @@ func DefaultConfig() Config {
 		TermsOfService:    "https://letsencrypt.org/documents/LE-SA-v1.8-July-06-2026.pdf",
 		Website:           "https://letsencrypt.org/docs/staging-environment/",
 		CAAIdentities:     []string{"letsencrypt.org"},
+		CRLValidity:       7 * 24 * time.Hour,
 		ValidationWorkers: 64,
 	}
 }
@@ -119,6 +130,12 @@ func (c Config) Validate() error {
 		if b, err := b64Decode(k); err != nil || len(b) == 0 {
 			return fmt.Errorf("ca.eabKeys.%s: must be a non-empty base64url HMAC key", kid)
 		}
+	}
+	if c.CRLValidity <= 0 || c.CRLValidity >= pki.MaxCRLValidity {
+		return fmt.Errorf("ca.crlValidity: %s must be > 0 and < %s", c.CRLValidity, pki.MaxCRLValidity)
+	}
+	if c.CRLPublishDelay < 0 {
+		return errors.New("ca.crlPublishDelay: must be >= 0")
 	}
 	if c.ValidationWorkers < 1 {
 		return errors.New("ca.validationWorkers: must be > 0")

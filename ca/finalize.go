@@ -185,7 +185,7 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 		return err
 	}
 	cert := store.Certificate{Serial: leaf.Serial, AccountID: o.AccountID, OrderID: o.ID, DER: leaf.DER,
-		IssuerID: leaf.Issuer.ID, Identifiers: o.Identifiers, Issued: s.clock.Now().UTC(),
+		IssuerID: leaf.Issuer.ID, CRLShard: s.pki.CRLShard(leaf.Cert.SerialNumber), Identifiers: o.Identifiers, Issued: s.clock.Now().UTC(),
 		Expires: leaf.Cert.NotAfter, KeyHash: keyHash}
 	if err := s.store.AddCertificate(ctx, cert); err != nil {
 		return err

@@ -67,12 +67,16 @@ func runTests(m *testing.M) int {
 // loadPKI loads a pre-generated hierarchy on clk.
 func loadPKI(t testing.TB, dir string, clk *clocktesting.FakeClock) *pki.Hierarchy {
 	t.Helper()
-	h, err := pki.New(pki.Config{Dir: dir}, pki.Deps{Clock: clk})
+	h, err := pki.New(pki.Config{Dir: dir, CRLBaseURL: testPublicURL + "/crl/", OCSPBaseURL: testPublicURL + "/ocsp"},
+		pki.Deps{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
+
+// testPublicURL is the public-listener base named in test certificates.
+const testPublicURL = "http://public.fakeca.test"
 
 // validatorFunc adapts a function to Validator.
 type validatorFunc func(ctx context.Context, req challengeval.Request) error

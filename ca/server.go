@@ -32,6 +32,8 @@ type Server struct {
 	eabKeys   map[string][]byte
 	jobs      chan job
 	dirKey    string // Boulder's random directory entry
+	crls      crlCache
+	incidents incidents
 }
 
 // job is asynchronous work: a validation or an issuance. It runs with a

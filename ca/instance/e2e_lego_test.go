@@ -88,7 +88,7 @@ func e2eLegoCase(t *testing.T, env *e2eEnv, c e2eCase) {
 	}
 	e2eCheckARIWindow(t, leaf, ri.SuggestedWindow.Start, ri.SuggestedWindow.End)
 
-	e2eCheckRevokedTwice(t, cl.Certificate.Revoke(ctx, res.Certificate), cl.Certificate.Revoke(ctx, res.Certificate))
+	e2eCheckRevokedTwice(t, false, cl.Certificate.Revoke(ctx, res.Certificate), cl.Certificate.Revoke(ctx, res.Certificate))
 	// A revoked certificate should be renewed at once (reference §6).
 	if ri, err = cl.Certificate.GetRenewalInfo(ctx, leaf); err != nil || !ri.SuggestedWindow.End.Before(time.Now()) {
 		t.Errorf("renewal-info after revocation: %+v, %v; want a window in the past", ri, err)

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ type Config struct {
 	HTTPListen string
 	// TLSHosts are extra SANs for the serving certificate.
 	TLSHosts []string
+	// PublicURL is the base of the AIA, CRL and OCSP URLs put in
+	// certificates, e.g. "http://fakeca.fakeca.svc"; default: the
+	// HTTPListen address.
+	PublicURL string
 	// DataDir keeps the hierarchy's keys so the trust bundle survives
 	// restarts; empty keeps everything in memory.
 	DataDir    string
@@ -77,7 +82,14 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 		return nil, err
 	}
 	httpAddr := lns[2].Addr().String()
-	cfg.PKI.AIABaseURL = "http://" + httpAddr + "/aia/"
+	public := strings.TrimSuffix(cfg.PublicURL, "/")
+	if public == "" {
+		public = "http://" + httpAddr
+	}
+	cfg.PKI.AIABaseURL, cfg.PKI.CRLBaseURL = public+"/aia/", public+"/crl/"
+	if cfg.CA.OCSP {
+		cfg.PKI.OCSPBaseURL = public + "/ocsp"
+	}
 	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
 		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -21,23 +23,26 @@ import (
 // key here of the same name in camelCase; flags given on the command line
 // win over the file, and the file wins over the preset.
 type fileConfig struct {
-	Preset             string     `yaml:"preset"`
-	Listen             string     `yaml:"listen"`
-	MgmtListen         string     `yaml:"mgmtListen"`
-	HTTPListen         string     `yaml:"httpListen"`
-	DataDir            string     `yaml:"dataDir"`
-	BundleOut          string     `yaml:"bundleOut"`
-	TLSHosts           []string   `yaml:"tlsHosts"`
-	AlwaysValid        bool       `yaml:"alwaysValid"`
-	HTTP01Port         int        `yaml:"http01Port"`
-	TLSALPN01Port      int        `yaml:"tlsalpn01Port"`
-	DNSResolvers       []string   `yaml:"dnsResolvers"`
-	Resolve            []string   `yaml:"resolve"`
-	LogFormat          string     `yaml:"logFormat"`
-	StrictPublicSuffix bool       `yaml:"strictPublicSuffix"`
-	AllowOrderValidity bool       `yaml:"allowOrderValidity"`
-	Hierarchy          string     `yaml:"hierarchy"`
-	CA                 *ca.Config `yaml:"ca"`
+	Preset             string        `yaml:"preset"`
+	Listen             string        `yaml:"listen"`
+	MgmtListen         string        `yaml:"mgmtListen"`
+	HTTPListen         string        `yaml:"httpListen"`
+	DataDir            string        `yaml:"dataDir"`
+	BundleOut          string        `yaml:"bundleOut"`
+	TLSHosts           []string      `yaml:"tlsHosts"`
+	AlwaysValid        bool          `yaml:"alwaysValid"`
+	HTTP01Port         int           `yaml:"http01Port"`
+	TLSALPN01Port      int           `yaml:"tlsalpn01Port"`
+	DNSResolvers       []string      `yaml:"dnsResolvers"`
+	Resolve            []string      `yaml:"resolve"`
+	LogFormat          string        `yaml:"logFormat"`
+	StrictPublicSuffix bool          `yaml:"strictPublicSuffix"`
+	AllowOrderValidity bool          `yaml:"allowOrderValidity"`
+	Hierarchy          string        `yaml:"hierarchy"`
+	OCSP               bool          `yaml:"ocsp"`
+	CRLPublishDelay    time.Duration `yaml:"crlPublishDelay"`
+	PublicURL          string        `yaml:"publicURL"`
+	CA                 *ca.Config    `yaml:"ca"`
 	// Validation holds the validator's other settings (delay, rules,
 	// skipCAA, timeouts, redirectPortMap, forward); the top-level keys
 	// above win over the same fields here.
@@ -124,6 +129,9 @@ func mergeFlags(cfg *fileConfig, flags *pflag.FlagSet, f fileConfig) {
 	set("strict-public-suffix", func() { cfg.StrictPublicSuffix = f.StrictPublicSuffix })
 	set("allow-order-validity", func() { cfg.AllowOrderValidity = f.AllowOrderValidity })
 	set("hierarchy", func() { cfg.Hierarchy = f.Hierarchy })
+	set("ocsp", func() { cfg.OCSP = f.OCSP })
+	set("crl-publish-delay", func() { cfg.CRLPublishDelay = f.CRLPublishDelay })
+	set("public-url", func() { cfg.PublicURL = f.PublicURL })
 }
 
 // instanceConfig validates the merged configuration and turns it into
@@ -162,8 +170,17 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	cacfg := *c.CA
 	cacfg.AllowOrderValidity = cacfg.AllowOrderValidity || c.AllowOrderValidity
 	cacfg.Policy.StrictPublicSuffix = cacfg.Policy.StrictPublicSuffix || c.StrictPublicSuffix
+	cacfg.OCSP = cacfg.OCSP || c.OCSP
+	if c.CRLPublishDelay != 0 {
+		cacfg.CRLPublishDelay = c.CRLPublishDelay
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return instance.Config{}, fmt.Errorf("publicURL (--public-url): %q is not an http(s) URL", c.PublicURL)
+		}
+	}
 	cfg := instance.Config{Listen: c.Listen, MgmtListen: c.MgmtListen, HTTPListen: c.HTTPListen,
-		TLSHosts: c.TLSHosts, DataDir: c.DataDir, CA: cacfg, Validation: val,
+		TLSHosts: c.TLSHosts, DataDir: c.DataDir, CA: cacfg, Validation: val, PublicURL: c.PublicURL,
 		PKI: pki.Config{Hierarchy: c.Hierarchy}}
 	if err := val.Validate(); err != nil {
 		return instance.Config{}, err

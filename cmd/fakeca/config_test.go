@@ -31,6 +31,8 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad port flag", []string{"--tlsalpn01-port", "0"}, "tlsalpn01Port (--tlsalpn01-port): 0"},
 		{"bad int flag", []string{"--http01-port", "eighty"}, `invalid argument "eighty" for "--http01-port"`},
 		{"bad resolve flag", []string{"--resolve", "a.test=not-an-ip"}, `resolve[0] (--resolve "a.test=not-an-ip")`},
+		{"bad public URL", []string{"--public-url", "ftp://x"}, `publicURL (--public-url): "ftp://x"`},
+		{"bad duration flag", []string{"--crl-publish-delay", "soon"}, `invalid argument "soon" for "--crl-publish-delay"`},
 		{"bad hierarchy flag", []string{"--hierarchy", "nope"}, "hierarchy"},
 	}
 	for _, tc := range tests {

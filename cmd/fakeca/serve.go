@@ -42,6 +42,9 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
 	fl.BoolVar(&f.StrictPublicSuffix, "strict-public-suffix", false, "apply Let's Encrypt's exact public-suffix rule (refuse .test, .localhost, …)")
 	fl.BoolVar(&f.AllowOrderValidity, "allow-order-validity", false, "accept notBefore/notAfter in new-order (cert-manager's enableDurationFeature)")
+	fl.BoolVar(&f.OCSP, "ocsp", false, "serve an OCSP responder and put its URL in certificates (Let's Encrypt ended OCSP in 2025)")
+	fl.DurationVar(&f.CRLPublishDelay, "crl-publish-delay", 0, "delay before a revocation appears in CRLs (Let's Encrypt: up to 24h)")
+	fl.StringVar(&f.PublicURL, "public-url", "", "base URL for AIA/CRL/OCSP URLs in certificates (default: http://<http-listen>)")
 	fl.StringVar(&f.Hierarchy, "hierarchy", "", "certificate hierarchy names: fakeca (default), letsencrypt-staging, letsencrypt-production")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		cfg, err := loadConfig(cmd.Flags(), f, configPath)
