@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -67,9 +68,17 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ip, _ := netip.ParseAddr(acct.InitialIP)
+	refund, err := s.limiter.NewAccount(r.Context(), ip.Unmap())
+	if err != nil {
+		return err
+	}
 	created, err := s.store.CreateAccount(r.Context(), acct)
 	if errors.Is(err, store.ErrConflict) { // a concurrent request won the race
+		refund()
 		created, err = s.store.GetAccountByKeyID(r.Context(), kid)
+	} else if err != nil {
+		refund()
 	}
 	if err != nil {
 		return err

@@ -104,44 +104,49 @@ func immediateWindow(now time.Time) (time.Time, time.Time) {
 
 // checkReplaces validates an order's ARI "replaces" field
 // (Boulder validateReplacementOrder and orderMatchesReplacement).
-func (s *Server) checkReplaces(ctx context.Context, acct store.Account, idents []acme.Identifier, certID string) error {
+//
+// It reports whether now is inside the replaced certificate's suggested
+// window, which exempts the order from rate limits (reference §1.5).
+func (s *Server) checkReplaces(ctx context.Context, acct store.Account, idents []acme.Identifier, certID string) (bool, error) {
 	serial, err := s.parseCertID(certID)
 	if err != nil {
 		if e, ok := acme.As(err); ok {
 			e2 := *e
 			e2.Detail = prefixReplaces + " :: " + e.Detail
-			return &e2
+			return false, &e2
 		}
-		return err
+		return false, err
 	}
 	cert, err := s.store.GetCertificate(ctx, serial)
 	if errors.Is(err, store.ErrNotFound) {
-		return acme.New(acme.NotFound, detailReplacesNoCert, serial)
+		return false, acme.New(acme.NotFound, detailReplacesNoCert, serial)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if cert.ReplacementOrder != 0 {
 		if replaced, err := s.hasLiveReplacement(ctx, cert.ReplacementOrder); err != nil || replaced {
 			if err != nil {
-				return err
+				return false, err
 			}
-			return acme.New(acme.AlreadyReplaced, detailAlreadyReplaced, serial)
+			return false, acme.New(acme.AlreadyReplaced, detailAlreadyReplaced, serial)
 		}
 	}
 	if cert.AccountID != acct.ID {
-		return acme.New(acme.Unauthorized, detailReplacesAccount)
+		return false, acme.New(acme.Unauthorized, detailReplacesAccount)
 	}
 	parsed, err := x509.ParseCertificate(cert.DER)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, id := range idents {
 		if parsed.VerifyHostname(id.Value) == nil {
-			return nil
+			now := s.clock.Now()
+			start, end := renewalWindow(cert, now)
+			return !now.Before(start) && now.Before(end), nil
 		}
 	}
-	return acme.New(acme.Malformed, detailReplacesNoMatch)
+	return false, acme.New(acme.Malformed, detailReplacesNoMatch)
 }
 
 // hasLiveReplacement reports whether the replacement order is unexpired

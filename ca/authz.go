@@ -80,7 +80,8 @@ func (s *Server) deactivateAuthz(r *http.Request, a store.Authorization, payload
 	if body.Status != acme.StatusDeactivated {
 		return a, acme.New(acme.Malformed, detailAuthzBadStatus)
 	}
-	return s.store.UpdateAuthz(r.Context(), a.ID, func(cur *store.Authorization) error {
+	wasPending := false
+	a, err := s.store.UpdateAuthz(r.Context(), a.ID, func(cur *store.Authorization) error {
 		st := authzStatus(*cur, now)
 		if st != acme.StatusPending && st != acme.StatusValid {
 			return acme.New(acme.Malformed, detailAuthzNotDeactivate)
@@ -88,10 +89,18 @@ func (s *Server) deactivateAuthz(r *http.Request, a store.Authorization, payload
 		if err := transition(cur.Status, acme.StatusDeactivated); err != nil {
 			return err
 		}
+		wasPending = st == acme.StatusPending
 		cur.Status = acme.StatusDeactivated
 		return nil
 	})
+	if err == nil && wasPending { // Boulder counts it as a failed authorization
+		s.countValidation(r.Context(), a, errDeactivated)
+	}
+	return a, err
 }
+
+// errDeactivated marks a deactivated pending authorization for the limiter.
+var errDeactivated = errors.New("authorization deactivated while pending")
 
 func (s *Server) renderAuthz(l linker, a store.Authorization, now time.Time) authzJSON {
 	st := authzStatus(a, now)

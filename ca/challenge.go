@@ -110,7 +110,9 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 	defer cancel()
 	verr := s.safeValidate(ctx, vr)
 	now := s.clock.Now().UTC()
-	_, err := s.store.UpdateAuthz(ctx, authzID, func(a *store.Authorization) error {
+	recorded := false
+	a, err := s.store.UpdateAuthz(ctx, authzID, func(a *store.Authorization) error {
+		recorded = false
 		c := &a.Challenges[idx]
 		if c.Status != acme.StatusProcessing || a.Status != acme.StatusPending {
 			return nil // deactivated meanwhile
@@ -126,6 +128,7 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 			return err
 		}
 		a.Status, c.Status, c.Validated = to, to, now
+		recorded = true
 		if verr != nil {
 			c.Error = storedProblem(verr)
 			return nil
@@ -142,6 +145,24 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 		return
 	}
 	s.log.Info("validation", attrs...)
+	if recorded {
+		s.countValidation(ctx, a, verr)
+	}
+}
+
+// countValidation feeds a validation outcome to the rate limiter: a
+// failure spends the failed-authorization and pausing buckets, a success
+// resets the pausing one (reference §1.4, §2.3).
+func (s *Server) countValidation(ctx context.Context, a store.Authorization, verr error) {
+	var err error
+	if verr != nil {
+		err = s.limiter.AuthzFailed(ctx, a.AccountID, a.Identifier)
+	} else {
+		err = s.limiter.AuthzValid(ctx, a.AccountID, a.Identifier)
+	}
+	if err != nil {
+		s.log.Warn("rate limiter", "authz", a.ID, "err", err)
+	}
 }
 
 // safeValidate runs the validator; a panic fails the challenge with

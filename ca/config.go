@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -174,13 +176,29 @@ type Validator interface {
 	CheckCAA(ctx context.Context, ident acme.Identifier, wildcard bool, accountURI, method string) error
 }
 
-// Deps are the server's collaborators. All are required except Logger.
+// Limiter enforces Let's Encrypt's rate limits at Boulder's points
+// (reference §1.4); *ratelimit.Limiter is the real one. NewAccount and
+// NewOrder return a refund to call when the account or order is not
+// created; the other calls report errors for the log only.
+type Limiter interface {
+	NewAccount(ctx context.Context, ip netip.Addr) (refund func(), err error)
+	NewOrder(ctx context.Context, req ratelimit.NewOrderRequest) (refund func(), err error)
+	AuthzFailed(ctx context.Context, account int64, id acme.Identifier) error
+	AuthzValid(ctx context.Context, account int64, id acme.Identifier) error
+	Issued(ctx context.Context, account int64, idents []acme.Identifier) error
+}
+
+// Deps are the server's collaborators. All are required except Logger
+// and Limiter (nil: no rate limits).
 type Deps struct {
 	Clock     clock.PassiveClock
 	Logger    *slog.Logger
 	Store     store.Store
 	PKI       *pki.Hierarchy
 	Validator Validator
+	Limiter   Limiter
 }
+
+var _ Limiter = (*ratelimit.Limiter)(nil)
 
 var _ Validator = (*challengeval.Validator)(nil)

@@ -194,8 +194,12 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 		o.CertSerial = leaf.Serial
 		return nil
 	})
-	if err == nil {
-		s.log.Info("certificate issued", "order", orderID, "serial", leaf.Serial, "identifier", identValues(o.Identifiers))
+	if err != nil {
+		return err
 	}
-	return err
+	s.log.Info("certificate issued", "order", orderID, "serial", leaf.Serial, "identifier", identValues(o.Identifiers))
+	if lerr := s.limiter.Issued(ctx, o.AccountID, o.Identifiers); lerr != nil {
+		s.log.Warn("rate limiter", "order", orderID, "err", lerr)
+	}
+	return nil
 }

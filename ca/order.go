@@ -13,6 +13,7 @@ import (
 
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -141,17 +142,32 @@ func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrd
 	if err != nil {
 		return store.Order{}, err
 	}
+	lreq := ratelimit.NewOrderRequest{AccountID: acct.ID, Identifiers: or.idents}
 	if body.Replaces != "" {
-		if err := s.checkReplaces(ctx, acct, or.idents, body.Replaces); err != nil {
-			return store.Order{}, err
+		lreq.Replaces = func(ctx context.Context) (bool, error) {
+			return s.checkReplaces(ctx, acct, or.idents, body.Replaces)
 		}
 	}
+	refund, err := s.limiter.NewOrder(ctx, lreq)
+	if err != nil {
+		return store.Order{}, err
+	}
+	o, err := s.createOrReuseOrder(ctx, acct, or, body.Replaces)
+	if err != nil {
+		refund()
+	}
+	return o, err
+}
+
+// createOrReuseOrder returns a reusable order or creates one, with its
+// new authorizations.
+func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or orderRequest, replaces string) (store.Order, error) {
 	now := s.clock.Now().UTC()
 	if o, ok := s.reusableOrder(ctx, acct.ID, or, now); ok {
 		return o, nil
 	}
 	order := store.Order{AccountID: acct.ID, Identifiers: or.idents, Profile: or.profileName,
-		Replaces: body.Replaces, Created: now, Expires: now.Add(or.profile.OrderLifetime),
+		Replaces: replaces, Created: now, Expires: now.Add(or.profile.OrderLifetime),
 		NotBefore: or.notBefore, NotAfter: or.notAfter}
 	minLife := clampDuration(or.profile.OrderLifetime/8, time.Hour, 24*time.Hour)
 	var fresh []store.Authorization
@@ -174,10 +190,10 @@ func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrd
 		order.Expires = minTime(order.Expires, na.Expires)
 	}
 	created, err := s.store.CreateOrder(ctx, order, fresh)
-	if err != nil || body.Replaces == "" {
+	if err != nil || replaces == "" {
 		return created, err
 	}
-	return created, s.recordReplacement(ctx, body.Replaces, created.ID)
+	return created, s.recordReplacement(ctx, replaces, created.ID)
 }
 
 // reusableOrder finds an unexpired pending or ready order of the account

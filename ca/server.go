@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 
 	"k8s.io/utils/clock"
 
+	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -27,6 +30,7 @@ type Server struct {
 	store     store.Store
 	pki       *pki.Hierarchy
 	validator Validator
+	limiter   Limiter
 	policy    *policy.Policy
 	nonces    *nonces
 	eabKeys   map[string][]byte
@@ -61,8 +65,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, clock: deps.Clock, log: log, store: deps.Store, pki: deps.PKI,
-		validator: deps.Validator, policy: pol, nonces: n, jobs: make(chan job, 1024),
+		validator: deps.Validator, limiter: deps.Limiter, policy: pol, nonces: n, jobs: make(chan job, 1024),
 		eabKeys: map[string][]byte{}, dirKey: randomDirKey()}
+	if s.limiter == nil {
+		s.limiter = noLimits{}
+	}
 	for kid, k := range cfg.EABKeys {
 		s.eabKeys[kid], _ = b64Decode(k) // checked by Validate
 	}
@@ -109,6 +116,22 @@ func (s *Server) enqueue(ctx context.Context, j job) error {
 		return fmt.Errorf("enqueue: %w", ctx.Err())
 	}
 }
+
+// noLimits is the Limiter of a server built without one.
+type noLimits struct{}
+
+func (noLimits) NewAccount(context.Context, netip.Addr) (func(), error) { return func() {}, nil }
+func (noLimits) NewOrder(ctx context.Context, req ratelimit.NewOrderRequest) (func(), error) {
+	if req.Replaces != nil { // the hook also validates "replaces"
+		if _, err := req.Replaces(ctx); err != nil {
+			return func() {}, err
+		}
+	}
+	return func() {}, nil
+}
+func (noLimits) AuthzFailed(context.Context, int64, acme.Identifier) error { return nil }
+func (noLimits) AuthzValid(context.Context, int64, acme.Identifier) error  { return nil }
+func (noLimits) Issued(context.Context, int64, []acme.Identifier) error    { return nil }
 
 // Handler returns the ACME HTTP handler: every route of reference §8 plus
 // Pebble's /dir alias, wrapped in recovery, body limit and request logging.

@@ -572,7 +572,7 @@ func ldStartFakeca(tb testing.TB, bin, mode string, httpPort int) ldServer {
 	bundle := filepath.Join(tb.TempDir(), "bundle.pem")
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--bundle-out", bundle, "--http01-port", strconv.Itoa(httpPort), "--resolve", "*." + ldDomain + "=127.0.0.1",
-		"--dns-resolver", "127.0.0.1:1"}
+		"--dns-resolver", ldStartDNS(tb)}
 	if mode == ldAlwaysValid {
 		args = append(args, "--always-valid")
 	}
@@ -733,8 +733,9 @@ func ldServingCert(tb testing.TB, dir string) (string, string, *x509.CertPool) {
 	return certPath, keyPath, ldPool(tb, certPEM)
 }
 
-// ldStartDNS serves A 127.0.0.1 (and an empty AAAA) for every name under
-// bench.test over UDP and TCP on one loopback port, and returns host:port.
+// ldStartDNS serves A 127.0.0.1 for every name under bench.test, and an
+// empty NOERROR answer to anything else (AAAA, CAA), over UDP and TCP on one
+// loopback port, and returns host:port.
 func ldStartDNS(tb testing.TB) string {
 	tb.Helper()
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
@@ -742,11 +743,7 @@ func ldStartDNS(tb testing.TB) string {
 		m.SetReply(q)
 		m.Authoritative = true
 		for _, qq := range q.Question {
-			if !dns.IsSubDomain(ldDomain+".", qq.Name) {
-				m.Rcode = dns.RcodeNameError
-				continue
-			}
-			if qq.Qtype == dns.TypeA {
+			if qq.Qtype == dns.TypeA && dns.IsSubDomain(ldDomain+".", qq.Name) {
 				m.Answer = append(m.Answer, &dns.A{A: net.IPv4(127, 0, 0, 1).To4(),
 					Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}})
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/fakeca/fakeca/ca"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	CA         ca.Config
 	PKI        pki.Config
 	Validation challengeval.Config
+	// RateLimits are Let's Encrypt's limits; the zero value is the
+	// letsencrypt-staging preset (use Preset "off" to disable them).
+	RateLimits ratelimit.Config
 }
 
 // Deps are the instance's collaborators; Logger may be nil.
@@ -93,18 +97,22 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
 		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
 	}
-	srv, bundle, tlsCert, err := build(cfg, deps.Clock, log)
+	if cfg.RateLimits.UnpauseBaseURL == "" {
+		cfg.RateLimits.UnpauseBaseURL = "https://" + lns[0].Addr().String()
+	}
+	p, err := build(cfg, deps.Clock, log)
 	if err != nil {
 		closeAll(lns)
 		return nil, err
 	}
+	srv, bundle, tlsCert := p.server, p.bundle, p.tlsCert
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12}
 	i := &Instance{server: srv, bundle: bundle, acmeAddr: lns[0].Addr().String(),
 		mgmtAddr: lns[1].Addr().String(), httpAddr: httpAddr, errs: make(chan error, 4)}
 	runCtx, cancel := context.WithCancel(ctx)
 	i.cancel = cancel
 	i.wg.Go(func() { _ = srv.Run(runCtx) })
-	handlers := []http.Handler{srv.Handler(), srv.ManagementHandler(), srv.PublicHandler()}
+	handlers := []http.Handler{acmeHandler(p), mgmtHandler(p), srv.PublicHandler()}
 	for n, ln := range lns {
 		hs := &http.Server{Handler: handlers[n], ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
@@ -135,10 +143,36 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-func build(cfg Config, clk clock.Clock, log *slog.Logger) (*ca.Server, []byte, tls.Certificate, error) {
+// parts are the assembled components of one instance.
+type parts struct {
+	server  *ca.Server
+	limiter *ratelimit.Limiter
+	bundle  []byte
+	tlsCert tls.Certificate
+}
+
+// acmeHandler serves ACME behind the load balancer's request limits, plus
+// the unpause pages Let's Encrypt serves from its portal.
+func acmeHandler(p parts) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/sfe/v1/", p.limiter.UnpauseHandler())
+	mux.Handle("/", p.limiter.LoadBalancer(p.server.Handler()))
+	return mux
+}
+
+// mgmtHandler adds the rate-limit API to the CA's management routes.
+func mgmtHandler(p parts) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/rate-limits", p.limiter.Handler())
+	mux.Handle("/rate-limits/", p.limiter.Handler())
+	mux.Handle("/", p.server.ManagementHandler())
+	return mux
+}
+
+func build(cfg Config, clk clock.Clock, log *slog.Logger) (parts, error) {
 	h, err := pki.New(cfg.PKI, pki.Deps{Clock: clk})
 	if err != nil {
-		return nil, nil, tls.Certificate{}, err
+		return parts{}, err
 	}
 	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.TLSHosts...)
 	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil && host != "" {
@@ -146,17 +180,21 @@ func build(cfg Config, clk clock.Clock, log *slog.Logger) (*ca.Server, []byte, t
 	}
 	tlsCert, err := h.ServingCertificate(hosts)
 	if err != nil {
-		return nil, nil, tls.Certificate{}, fmt.Errorf("serving certificate: %w", err)
+		return parts{}, fmt.Errorf("serving certificate: %w", err)
 	}
 	v, err := challengeval.New(cfg.Validation, challengeval.Deps{Clock: clk, Logger: log})
 	if err != nil {
-		return nil, nil, tls.Certificate{}, err
+		return parts{}, err
 	}
-	srv, err := ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: store.NewMemory(), PKI: h, Validator: v})
+	lim, err := ratelimit.New(cfg.RateLimits, ratelimit.Deps{Clock: clk, Logger: log})
 	if err != nil {
-		return nil, nil, tls.Certificate{}, err
+		return parts{}, err
 	}
-	return srv, h.BundlePEM(), tlsCert, nil
+	srv, err := ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: store.NewMemory(), PKI: h, Validator: v, Limiter: lim})
+	if err != nil {
+		return parts{}, err
+	}
+	return parts{server: srv, limiter: lim, bundle: h.BundlePEM(), tlsCert: tlsCert}, nil
 }
 
 func listenAll(addrs ...string) ([]net.Listener, error) {

@@ -42,7 +42,7 @@ func ldRace() bool {
 // http-01 validation goes to 127.0.0.1:httpPort for every *.bench.test name.
 func ldStartInstance(tb testing.TB, mode string, httpPort int) *instance.Instance {
 	tb.Helper()
-	val := challengeval.Config{Resolvers: []string{"127.0.0.1:1"}, HTTP01Port: httpPort}
+	val := challengeval.Config{Resolvers: []string{ldStartDNS(tb)}, HTTP01Port: httpPort}
 	if mode == ldAlwaysValid {
 		val.AlwaysValid = true
 	} else {

@@ -18,12 +18,16 @@ import (
 	"github.com/fakeca/fakeca/ca"
 	"github.com/fakeca/fakeca/ca/instance"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/ratelimit"
 )
 
 func startCA(t testing.TB, val challengeval.Config) *instance.Instance {
 	t.Helper()
 	cfg := instance.Config{Listen: "127.0.0.1:0", MgmtListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0",
-		CA: ca.DefaultConfig(), Validation: val}
+		CA: ca.DefaultConfig(), Validation: val,
+		// Staging's limits apply, but not the load balancer's 20 requests/s:
+		// the end-to-end clients poll faster than that.
+		RateLimits: ratelimit.Config{DisableRequestLimits: true}}
 	inst, err := instance.Start(context.Background(), cfg, instance.Deps{Clock: clock.RealClock{}})
 	if err != nil {
 		t.Fatal(err)

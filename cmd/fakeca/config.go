@@ -17,6 +17,7 @@ import (
 	"github.com/fakeca/fakeca/ca/instance"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/ratelimit"
 )
 
 // fileConfig is the YAML configuration (--config). Every serve flag has a
@@ -43,6 +44,9 @@ type fileConfig struct {
 	CRLPublishDelay    time.Duration `yaml:"crlPublishDelay"`
 	PublicURL          string        `yaml:"publicURL"`
 	CA                 *ca.Config    `yaml:"ca"`
+	// RateLimits are Let's Encrypt's limits (preset, limits, overrides);
+	// the preset follows the top-level preset unless set here.
+	RateLimits ratelimit.Config `yaml:"rateLimits"`
 	// Validation holds the validator's other settings (delay, rules,
 	// skipCAA, timeouts, redirectPortMap, forward); the top-level keys
 	// above win over the same fields here.
@@ -59,14 +63,20 @@ func defaults(preset string) (fileConfig, error) {
 	cfg := ca.DefaultConfig()
 	switch preset {
 	case "letsencrypt-staging":
+		c.RateLimits.Preset = ratelimit.PresetStaging
+		cfg.Challenges.DNSPersist01 = true // live in staging since June 2026 (reference §8)
 	case "letsencrypt-production":
 		cfg.Website = "https://letsencrypt.org"
+		c.RateLimits.Preset = ratelimit.PresetProduction
 	case "pebble":
 		cfg.Website, cfg.TermsOfService = "", "data:text/plain,Do%20what%20thou%20wilt"
 		cfg.CAAIdentities = []string{"pebble.letsencrypt.org"}
+		cfg.Challenges.DNSAccount01, cfg.Challenges.DNSPersist01 = true, true
+		c.RateLimits.Preset = ratelimit.PresetOff
 	case "permissive":
 		c.AlwaysValid, c.AllowOrderValidity = true, true
 		cfg.Policy.AllowEd25519CSR = true
+		c.RateLimits.Preset = ratelimit.PresetOff
 	default:
 		return c, fmt.Errorf("preset: unknown preset %q (want one of %s)", preset, strings.Join(presetNames, ", "))
 	}
@@ -181,11 +191,15 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	}
 	cfg := instance.Config{Listen: c.Listen, MgmtListen: c.MgmtListen, HTTPListen: c.HTTPListen,
 		TLSHosts: c.TLSHosts, DataDir: c.DataDir, CA: cacfg, Validation: val, PublicURL: c.PublicURL,
-		PKI: pki.Config{Hierarchy: c.Hierarchy}}
+		RateLimits: c.RateLimits,
+		PKI:        pki.Config{Hierarchy: c.Hierarchy}}
 	if err := val.Validate(); err != nil {
 		return instance.Config{}, err
 	}
 	if err := cfg.PKI.Validate(); err != nil {
+		return instance.Config{}, err
+	}
+	if err := cfg.RateLimits.Validate(); err != nil {
 		return instance.Config{}, err
 	}
 	return cfg, cacfg.Validate()
