@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/fakeca/fakeca/acme"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -71,6 +72,7 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 	ip, _ := netip.ParseAddr(acct.InitialIP)
 	refund, err := s.limiter.NewAccount(r.Context(), ip.Unmap())
 	if err != nil {
+		s.recordRejection("", events.Event{}, err)
 		return err
 	}
 	created, err := s.store.CreateAccount(r.Context(), acct)
@@ -84,6 +86,7 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	eventFrom(r).setAccount(created.ID)
+	s.record(events.Event{Kind: events.AccountCreated, Account: created.ID}, nil)
 	l := linkerFor(r)
 	w.Header().Set("Location", l.account(created.ID))
 	if s.cfg.TermsOfService != "" {
@@ -164,7 +167,7 @@ func (s *Server) updateAccount(r *http.Request, req signedRequest) (store.Accoun
 			return store.Account{}, err
 		}
 	}
-	return s.store.UpdateAccount(r.Context(), req.acct.ID, func(a *store.Account) error {
+	acct, err := s.store.UpdateAccount(r.Context(), req.acct.ID, func(a *store.Account) error {
 		if body.Contact != nil {
 			a.Contact = *body.Contact
 		}
@@ -173,6 +176,10 @@ func (s *Server) updateAccount(r *http.Request, req signedRequest) (store.Accoun
 		}
 		return nil
 	})
+	if err == nil && body.Status == acme.StatusDeactivated {
+		s.record(events.Event{Kind: events.AccountDeactivated, Account: acct.ID}, nil)
+	}
+	return acct, err
 }
 
 func renderAccount(a store.Account) accountJSON {
@@ -238,6 +245,7 @@ func (s *Server) keyChange(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.record(events.Event{Kind: events.KeyChanged, Account: acct.ID, Message: "new key " + newID}, nil)
 	writeJSON(w, "application/json", http.StatusOK, renderAccount(acct))
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/fakeca/fakeca/acme"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -93,6 +94,10 @@ func (s *Server) deactivateAuthz(r *http.Request, a store.Authorization, payload
 		cur.Status = acme.StatusDeactivated
 		return nil
 	})
+	if err == nil {
+		s.record(events.Event{Kind: events.AuthzDeactivated, Account: a.AccountID, Authz: a.ID,
+			Identifiers: []acme.Identifier{a.Identifier}}, nil)
+	}
 	if err == nil && wasPending { // Boulder counts it as a failed authorization
 		s.countValidation(r.Context(), a, errDeactivated)
 	}

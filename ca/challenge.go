@@ -11,6 +11,7 @@ import (
 
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -100,6 +101,8 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 	vr := challengeval.Request{Type: c.Type, Identifier: a.Identifier, Wildcard: a.Wildcard, Token: c.Token,
 		KeyAuthorization: c.Token + "." + thumb, AccountURI: linkerFor(r).account(acct.ID)}
 	id := a.ID
+	s.record(events.Event{Kind: events.ChallengeStarted, Account: a.AccountID, Authz: a.ID,
+		Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, nil)
 	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr) })
 }
 
@@ -146,6 +149,12 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 	}
 	s.log.Info("validation", attrs...)
 	if recorded {
+		kind := events.ValidationSucceeded
+		if verr != nil {
+			kind = events.ValidationFailed
+		}
+		s.record(events.Event{Kind: kind, Account: a.AccountID, Authz: a.ID,
+			Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, verr)
 		s.countValidation(ctx, a, verr)
 	}
 }

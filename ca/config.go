@@ -188,8 +188,8 @@ type Limiter interface {
 	Issued(ctx context.Context, account int64, idents []acme.Identifier) error
 }
 
-// Deps are the server's collaborators. All are required except Logger
-// and Limiter (nil: no rate limits).
+// Deps are the server's collaborators. All are required except Logger,
+// Limiter (nil: no rate limits) and Journal.
 type Deps struct {
 	Clock     clock.PassiveClock
 	Logger    *slog.Logger
@@ -197,6 +197,8 @@ type Deps struct {
 	PKI       *pki.Hierarchy
 	Validator Validator
 	Limiter   Limiter
+	// Journal receives troubleshooting events; nil drops them.
+	Journal Journal
 }
 
 var _ Limiter = (*ratelimit.Limiter)(nil)

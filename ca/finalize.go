@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -36,6 +38,19 @@ func (s *Server) finalize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	err = s.startFinalize(w, r, o, req)
+	if err != nil {
+		kind := events.FinalizeRejected
+		if errors.Is(err, acme.CAA) {
+			kind = events.CAARecheckFailed
+		}
+		s.recordRejection(kind, events.Event{Account: o.AccountID, Order: o.ID, Identifiers: o.Identifiers}, err)
+	}
+	return err
+}
+
+// startFinalize checks the order and CSR and queues issuance.
+func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.Order, req signedRequest) error {
 	authzs, err := s.store.GetAuthzs(r.Context(), o.AuthzIDs)
 	if err != nil {
 		return err
@@ -152,6 +167,7 @@ func (s *Server) issue(ctx context.Context, orderID int64, csr *x509.Certificate
 		return
 	}
 	s.log.Error("issuance failed", "order", orderID, "err", err)
+	s.record(events.Event{Kind: events.IssuanceFailed, Order: orderID, Message: err.Error()}, nil)
 	_, uerr := s.store.UpdateOrder(ctx, orderID, func(o *store.Order) error {
 		o.Error = storedFromError(acme.New(acme.ServerInternal, detailIssuanceFailed))
 		return nil
@@ -198,6 +214,8 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 		return err
 	}
 	s.log.Info("certificate issued", "order", orderID, "serial", leaf.Serial, "identifier", identValues(o.Identifiers))
+	s.record(events.Event{Kind: events.CertificateIssued, Account: o.AccountID, Order: o.ID, Serial: leaf.Serial,
+		Identifiers: o.Identifiers, Message: "issuer " + leaf.Issuer.ID + ", profile " + s.profileName(o.Profile)}, nil)
 	if lerr := s.limiter.Issued(ctx, o.AccountID, o.Identifiers); lerr != nil {
 		s.log.Warn("rate limiter", "order", orderID, "err", lerr)
 	}

@@ -122,6 +122,7 @@ type envConfig struct {
 	cfg       func(*Config)
 	validator Validator
 	wrapStore func(store.Store) store.Store
+	journal   Journal
 }
 
 // env is one running server under test.
@@ -152,7 +153,7 @@ func newEnv(t testing.TB, ec envConfig) *env {
 		val = alwaysValid()
 	}
 	h := loadPKI(t, pkiDirs.main, clk)
-	srv, err := New(cfg, Deps{Clock: clk, Store: st, PKI: h, Validator: val})
+	srv, err := New(cfg, Deps{Clock: clk, Store: st, PKI: h, Validator: val, Journal: ec.journal})
 	if err != nil {
 		t.Fatal(err)
 	}

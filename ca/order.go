@@ -13,6 +13,7 @@ import (
 
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
@@ -48,6 +49,7 @@ func (s *Server) newOrder(w http.ResponseWriter, r *http.Request) error {
 	ev.idents = body.Identifiers
 	order, err := s.placeOrder(r.Context(), req.acct, body)
 	if err != nil {
+		s.recordRejection("", events.Event{Account: req.acct.ID, Identifiers: body.Identifiers}, err)
 		return err
 	}
 	ev.order = order.ID
@@ -164,6 +166,7 @@ func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrd
 func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or orderRequest, replaces string) (store.Order, error) {
 	now := s.clock.Now().UTC()
 	if o, ok := s.reusableOrder(ctx, acct.ID, or, now); ok {
+		s.record(events.Event{Kind: events.OrderReused, Account: acct.ID, Order: o.ID, Identifiers: o.Identifiers}, nil)
 		return o, nil
 	}
 	order := store.Order{AccountID: acct.ID, Identifiers: or.idents, Profile: or.profileName,
@@ -190,6 +193,10 @@ func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or 
 		order.Expires = minTime(order.Expires, na.Expires)
 	}
 	created, err := s.store.CreateOrder(ctx, order, fresh)
+	if err == nil {
+		s.record(events.Event{Kind: events.OrderCreated, Account: acct.ID, Order: created.ID,
+			Identifiers: created.Identifiers, Message: "profile " + s.profileName(created.Profile)}, nil)
+	}
 	if err != nil || replaces == "" {
 		return created, err
 	}

@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -79,6 +81,8 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.markRevoked(r.Context(), cert.Serial, reason); err != nil {
 		return err
 	}
+	s.record(events.Event{Kind: events.CertificateRevoked, Account: cert.AccountID, Order: cert.OrderID,
+		Serial: cert.Serial, Identifiers: cert.Identifiers, Message: "reason " + strconv.Itoa(reason)}, nil)
 	if !req.hasAcct { // revoked with the certificate key: block it
 		if err := s.store.BlockKey(r.Context(), cert.KeyHash); err != nil {
 			return err

@@ -31,6 +31,7 @@ type Server struct {
 	pki       *pki.Hierarchy
 	validator Validator
 	limiter   Limiter
+	journal   Journal
 	policy    *policy.Policy
 	nonces    *nonces
 	eabKeys   map[string][]byte
@@ -65,10 +66,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, clock: deps.Clock, log: log, store: deps.Store, pki: deps.PKI,
-		validator: deps.Validator, limiter: deps.Limiter, policy: pol, nonces: n, jobs: make(chan job, 1024),
+		validator: deps.Validator, limiter: deps.Limiter, journal: deps.Journal, policy: pol, nonces: n, jobs: make(chan job, 1024),
 		eabKeys: map[string][]byte{}, dirKey: randomDirKey()}
 	if s.limiter == nil {
 		s.limiter = noLimits{}
+	}
+	if s.journal == nil {
+		s.journal = noJournal{}
 	}
 	for kid, k := range cfg.EABKeys {
 		s.eabKeys[kid], _ = b64Decode(k) // checked by Validate

@@ -565,12 +565,25 @@ func ldFakecaBinary(tb testing.TB, dir string) string {
 	return bin
 }
 
-// ldStartFakeca runs the fakeca binary on free loopback ports, logs to
+// ldFakecaConfig is the default preset (letsencrypt-staging) with Let's
+// Encrypt's rate limits off: the load measures the CA, not the limits, and
+// Pebble has none.
+const ldFakecaConfig = `rateLimits:
+  preset: "off"
+  disableRequestLimits: true
+`
+
+// ldStartFakeca runs the fakeca binary (ldFakecaConfig) on free loopback ports, logs to
 // /dev/null, and waits for its banner.
 func ldStartFakeca(tb testing.TB, bin, mode string, httpPort int) ldServer {
 	tb.Helper()
-	bundle := filepath.Join(tb.TempDir(), "bundle.pem")
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+	dir := tb.TempDir()
+	bundle, config := filepath.Join(dir, "bundle.pem"), filepath.Join(dir, "fakeca.yaml")
+	if err := os.WriteFile(config, []byte(ldFakecaConfig), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	args := []string{"serve", "--config", config,
+		"--listen", "127.0.0.1:0", "--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
 		"--bundle-out", bundle, "--http01-port", strconv.Itoa(httpPort), "--resolve", "*." + ldDomain + "=127.0.0.1",
 		"--dns-resolver", ldStartDNS(tb)}
 	if mode == ldAlwaysValid {

@@ -24,6 +24,7 @@ import (
 	"github.com/fakeca/fakeca/ca"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	CA         ca.Config
 	PKI        pki.Config
 	Validation challengeval.Config
+	// Events configures the event journal (persisted under DataDir/events
+	// when DataDir is set).
+	Events events.Config
 	// RateLimits are Let's Encrypt's limits; the zero value is the
 	// letsencrypt-staging preset (use Preset "off" to disable them).
 	RateLimits ratelimit.Config
@@ -69,6 +73,7 @@ type Instance struct {
 	httpAddr string
 	servers  []*http.Server
 	cancel   context.CancelFunc
+	closers  []func() error
 	wg       sync.WaitGroup
 	errs     chan error
 }
@@ -112,6 +117,10 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	i.cancel = cancel
 	i.wg.Go(func() { _ = srv.Run(runCtx) })
+	i.wg.Go(func() { _ = p.journal.Run(runCtx) })
+	if p.sink != nil {
+		i.closers = append(i.closers, p.sink.Close)
+	}
 	handlers := []http.Handler{acmeHandler(p), mgmtHandler(p), srv.PublicHandler()}
 	for n, ln := range lns {
 		hs := &http.Server{Handler: handlers[n], ReadHeaderTimeout: 10 * time.Second,
@@ -147,6 +156,8 @@ func withDefaults(cfg Config) Config {
 type parts struct {
 	server  *ca.Server
 	limiter *ratelimit.Limiter
+	journal *events.Journal
+	sink    *events.FileSink
 	bundle  []byte
 	tlsCert tls.Certificate
 }
@@ -165,6 +176,7 @@ func mgmtHandler(p parts) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/rate-limits", p.limiter.Handler())
 	mux.Handle("/rate-limits/", p.limiter.Handler())
+	mux.Handle("/events", p.journal.Handler())
 	mux.Handle("/", p.server.ManagementHandler())
 	return mux
 }
@@ -190,11 +202,47 @@ func build(cfg Config, clk clock.Clock, log *slog.Logger) (parts, error) {
 	if err != nil {
 		return parts{}, err
 	}
-	srv, err := ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: store.NewMemory(), PKI: h, Validator: v, Limiter: lim})
-	if err != nil {
+	p := parts{limiter: lim, bundle: h.BundlePEM(), tlsCert: tlsCert}
+	if p.journal, p.sink, err = buildJournal(cfg, clk, log); err != nil {
 		return parts{}, err
 	}
-	return parts{server: srv, limiter: lim, bundle: h.BundlePEM(), tlsCert: tlsCert}, nil
+	p.server, err = ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: store.NewMemory(), PKI: h, Validator: v,
+		Limiter: lim, Journal: p.journal})
+	if err != nil {
+		_ = p.closeSink()
+		return parts{}, err
+	}
+	return p, nil
+}
+
+// buildJournal makes the event journal, restored from DataDir/events.
+func buildJournal(cfg Config, clk clock.Clock, log *slog.Logger) (*events.Journal, *events.FileSink, error) {
+	deps := events.Deps{Clock: clk, Logger: log}
+	var sink *events.FileSink
+	if cfg.DataDir != "" {
+		var err error
+		sink, err = events.NewFileSink(events.FileSinkConfig{Dir: filepath.Join(cfg.DataDir, "events"), Keep: cfg.Events.Capacity},
+			events.FileSinkDeps{Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		deps.Sink = sink
+	}
+	j, err := events.New(cfg.Events, deps)
+	if err == nil && sink != nil {
+		_, err = j.Restore(context.Background())
+	}
+	if err != nil && sink != nil {
+		_ = sink.Close()
+	}
+	return j, sink, err
+}
+
+func (p parts) closeSink() error {
+	if p.sink == nil {
+		return nil
+	}
+	return p.sink.Close()
 }
 
 func listenAll(addrs ...string) ([]net.Listener, error) {
@@ -248,6 +296,9 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
+	}
+	for _, c := range i.closers {
+		errs = append(errs, c())
 	}
 	return errors.Join(errs...)
 }

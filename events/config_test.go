@@ -1,0 +1,71 @@
+package events
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decodeConfig decodes YAML strictly, as cmd/fakeca does.
+func decodeConfig(data []byte) (Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func TestConfigYAML(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want int
+	}{
+		{"empty document", "", 0},
+		{"capacity", "capacity: 500\n", 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := decodeConfig([]byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Capacity != tt.want {
+				t.Errorf("capacity %d, want %d", cfg.Capacity, tt.want)
+			}
+		})
+	}
+}
+
+// TestBadConfigFiles loads each testdata/bad_*.yaml strictly and expects
+// the error named on its "# want:" first line.
+func TestBadConfigFiles(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad_*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(string(data), "\n")
+			want, ok := strings.CutPrefix(first, "# want: ")
+			if !ok {
+				t.Fatal(`first line must be "# want: <error>"`)
+			}
+			if _, err = decodeConfig(data); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("got %v, want %q", err, want)
+			}
+		})
+	}
+}
