@@ -24,6 +24,7 @@ import (
 	"github.com/fakeca/fakeca/ca"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/dnsserver"
 	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
@@ -50,6 +51,10 @@ type Config struct {
 	CA         ca.Config
 	PKI        pki.Config
 	Validation challengeval.Config
+	// DNS, if set, runs fakeca's DNS server (and its challtestsrv API); the
+	// validator then asks it first for names in its zones, so records
+	// added over RFC 2136 or the API are what validation sees.
+	DNS *dnsserver.Config
 	// Events configures the event journal (persisted under DataDir/events
 	// when DataDir is set).
 	Events events.Config
@@ -67,6 +72,7 @@ type Deps struct {
 // Instance is a running fakeca. Safe for concurrent use.
 type Instance struct {
 	server   *ca.Server
+	dns      *dnsserver.Server
 	bundle   []byte
 	acmeAddr string
 	mgmtAddr string
@@ -102,17 +108,30 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
 		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
 	}
+	var dns *dnsserver.Server
+	if cfg.DNS != nil {
+		if dns, err = startDNS(ctx, *cfg.DNS, deps.Clock, log); err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		for _, z := range dns.Zones() {
+			cfg.Validation.Forward = append(cfg.Validation.Forward, challengeval.Forward{Zone: z, Server: dns.Addr()})
+		}
+	}
 	if cfg.RateLimits.UnpauseBaseURL == "" {
 		cfg.RateLimits.UnpauseBaseURL = "https://" + lns[0].Addr().String()
 	}
 	p, err := build(cfg, deps.Clock, log)
 	if err != nil {
 		closeAll(lns)
+		if dns != nil {
+			_ = dns.Shutdown(context.Background())
+		}
 		return nil, err
 	}
 	srv, bundle, tlsCert := p.server, p.bundle, p.tlsCert
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12}
-	i := &Instance{server: srv, bundle: bundle, acmeAddr: lns[0].Addr().String(),
+	i := &Instance{server: srv, dns: dns, bundle: bundle, acmeAddr: lns[0].Addr().String(),
 		mgmtAddr: lns[1].Addr().String(), httpAddr: httpAddr, errs: make(chan error, 4)}
 	runCtx, cancel := context.WithCancel(ctx)
 	i.cancel = cancel
@@ -264,6 +283,21 @@ func closeAll(lns []net.Listener) {
 	}
 }
 
+// startDNS starts fakeca's DNS server; it is ready when this returns.
+func startDNS(ctx context.Context, cfg dnsserver.Config, clk clock.Clock, log *slog.Logger) (*dnsserver.Server, error) {
+	dns, err := dnsserver.New(cfg, dnsserver.Deps{Clock: clk, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := dns.Start(ctx); err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	return dns, nil
+}
+
+// DNS is the running DNS server, nil unless Config.DNS was set.
+func (i *Instance) DNS() *dnsserver.Server { return i.dns }
+
 // DirectoryURL is the ACME directory URL.
 func (i *Instance) DirectoryURL() string { return "https://" + i.acmeAddr + "/directory" }
 
@@ -296,6 +330,9 @@ func (i *Instance) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		errs = append(errs, ctx.Err())
+	}
+	if i.dns != nil {
+		errs = append(errs, i.dns.Shutdown(ctx))
 	}
 	for _, c := range i.closers {
 		errs = append(errs, c())

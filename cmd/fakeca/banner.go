@@ -7,6 +7,7 @@ import (
 	"text/template"
 
 	"github.com/fakeca/fakeca/ca/instance"
+	"github.com/fakeca/fakeca/dnsserver"
 )
 
 // clusterIssuerTmpl is a ready-to-paste cert-manager ClusterIssuer
@@ -36,6 +37,13 @@ func printBanner(w io.Writer, inst *instance.Instance, bundlePath string) {
 	fmt.Fprintf(w, "fakeca is serving ACME at %s\n", inst.DirectoryURL())
 	fmt.Fprintf(w, "  trust bundle (serving certificate + roots): %s\n", bundlePath)
 	fmt.Fprintf(w, "  management: https://%s   public HTTP (AIA/CRL/OCSP): http://%s\n", inst.MgmtAddr(), inst.HTTPAddr())
+	if dns := inst.DNS(); dns != nil {
+		fmt.Fprintf(w, "  DNS (RFC 2136 updates for %v): %s", dns.Zones(), dns.Addr())
+		if a := dns.ListenerAddr(dnsserver.ListenerManagement); a != "" {
+			fmt.Fprintf(w, "   challtestsrv API: http://%s", a)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "  try: lego --server %s --email you@example.test --domains a.test --http run\n", inst.DirectoryURL())
 	fmt.Fprintf(w, "       (with LEGO_CA_CERTIFICATES=%s)\n\n", bundlePath)
 	fmt.Fprintf(w, "cert-manager ClusterIssuer (the server URL must be reachable from the cluster; see --tls-hosts):\n---\n")

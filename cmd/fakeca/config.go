@@ -17,6 +17,8 @@ import (
 	"github.com/fakeca/fakeca/ca/instance"
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/challengeval"
+	"github.com/fakeca/fakeca/dnsserver"
+	"github.com/fakeca/fakeca/events"
 	"github.com/fakeca/fakeca/ratelimit"
 )
 
@@ -47,6 +49,11 @@ type fileConfig struct {
 	// RateLimits are Let's Encrypt's limits (preset, limits, overrides);
 	// the preset follows the top-level preset unless set here.
 	RateLimits ratelimit.Config `yaml:"rateLimits"`
+	// DNS is fakeca's DNS server (dns.listen "" turns it off); the flags
+	// --dns-listen, --dns-zone, --tsig and --challtestsrv-listen set it too.
+	DNS dnsserver.Config `yaml:"dns"`
+	// Events sizes the event journal (events.capacity).
+	Events events.Config `yaml:"events"`
 	// Validation holds the validator's other settings (delay, rules,
 	// skipCAA, timeouts, redirectPortMap, forward); the top-level keys
 	// above win over the same fields here.
@@ -59,7 +66,8 @@ var presetNames = []string{"letsencrypt-staging", "letsencrypt-production", "peb
 // defaults returns the configuration of a preset.
 func defaults(preset string) (fileConfig, error) {
 	c := fileConfig{Preset: preset, Listen: "127.0.0.1:14000", MgmtListen: "127.0.0.1:15000",
-		HTTPListen: "127.0.0.1:14080", HTTP01Port: 80, TLSALPN01Port: 443, LogFormat: "text"}
+		HTTPListen: "127.0.0.1:14080", HTTP01Port: 80, TLSALPN01Port: 443, LogFormat: "text",
+		DNS: dnsserver.DefaultConfig()}
 	cfg := ca.DefaultConfig()
 	switch preset {
 	case "letsencrypt-staging":
@@ -142,6 +150,7 @@ func mergeFlags(cfg *fileConfig, flags *pflag.FlagSet, f fileConfig) {
 	set("ocsp", func() { cfg.OCSP = f.OCSP })
 	set("crl-publish-delay", func() { cfg.CRLPublishDelay = f.CRLPublishDelay })
 	set("public-url", func() { cfg.PublicURL = f.PublicURL })
+	mergeDNSFlags(&cfg.DNS, flags, f.DNS)
 }
 
 // instanceConfig validates the merged configuration and turns it into
@@ -191,12 +200,22 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	}
 	cfg := instance.Config{Listen: c.Listen, MgmtListen: c.MgmtListen, HTTPListen: c.HTTPListen,
 		TLSHosts: c.TLSHosts, DataDir: c.DataDir, CA: cacfg, Validation: val, PublicURL: c.PublicURL,
-		RateLimits: c.RateLimits,
-		PKI:        pki.Config{Hierarchy: c.Hierarchy}}
+		RateLimits: c.RateLimits, Events: c.Events,
+		PKI: pki.Config{Hierarchy: c.Hierarchy}}
 	if err := val.Validate(); err != nil {
 		return instance.Config{}, err
 	}
 	if err := cfg.PKI.Validate(); err != nil {
+		return instance.Config{}, err
+	}
+	if c.DNS.Listen != "" {
+		if err := c.DNS.Validate(); err != nil {
+			return instance.Config{}, err
+		}
+		dns := c.DNS
+		cfg.DNS = &dns
+	}
+	if err := cfg.Events.Validate(); err != nil {
 		return instance.Config{}, err
 	}
 	if err := cfg.RateLimits.Validate(); err != nil {

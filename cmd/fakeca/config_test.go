@@ -33,6 +33,9 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad resolve flag", []string{"--resolve", "a.test=not-an-ip"}, `resolve[0] (--resolve "a.test=not-an-ip")`},
 		{"bad public URL", []string{"--public-url", "ftp://x"}, `publicURL (--public-url): "ftp://x"`},
 		{"bad duration flag", []string{"--crl-publish-delay", "soon"}, `invalid argument "soon" for "--crl-publish-delay"`},
+		{"bad tsig flag", []string{"--tsig", "k.:hmac-sha256"}, "tsig[0] (--tsig)"},
+		{"bad dns zone flag", []string{"--dns-zone", "bad..zone", "--dns-listen", "127.0.0.1:0"}, "dns.zones"},
+		{"bad tsig in file", []string{"--config", "testdata/bad_dns_tsig.yaml"}, "dns.tsig[0].algorithm"},
 		{"bad hierarchy flag", []string{"--hierarchy", "nope"}, "hierarchy"},
 	}
 	for _, tc := range tests {
@@ -83,7 +86,7 @@ func TestServeStartsAndStops(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 	text := out.String()
-	for _, want := range []string{"/directory", bundle, "kind: ClusterIssuer", "caBundle: LS0t"} {
+	for _, want := range []string{"/directory", bundle, "kind: ClusterIssuer", "caBundle: LS0t", "DNS (RFC 2136 updates for", "challtestsrv API"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
 		}

@@ -34,7 +34,7 @@ func newRootCmd() *cobra.Command {
 		RunE:          serve.RunE,
 	}
 	root.Flags().AddFlagSet(serve.Flags())
-	root.AddCommand(serve, &cobra.Command{
+	root.AddCommand(serve, newDNSCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print fakeca's version",
 		Args:  cobra.NoArgs,

@@ -19,6 +19,7 @@ import (
 
 func newServeCmd() *cobra.Command {
 	var f fileConfig
+	var df dnsFlags
 	var configPath string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -46,7 +47,11 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&f.CRLPublishDelay, "crl-publish-delay", 0, "delay before a revocation appears in CRLs (Let's Encrypt: up to 24h)")
 	fl.StringVar(&f.PublicURL, "public-url", "", "base URL for AIA/CRL/OCSP URLs in certificates (default: http://<http-listen>)")
 	fl.StringVar(&f.Hierarchy, "hierarchy", "", "certificate hierarchy names: fakeca (default), letsencrypt-staging, letsencrypt-production")
+	addDNSFlags(fl, &f.DNS, &df)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := df.parse(&f.DNS); err != nil {
+			return err
+		}
 		cfg, err := loadConfig(cmd.Flags(), f, configPath)
 		if err != nil {
 			return err
