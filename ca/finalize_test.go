@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -314,5 +315,38 @@ func TestFinalizeCAARecheck(t *testing.T) {
 			}
 			wantProblem(t, r, "caa", 403, tc.detail)
 		})
+	}
+}
+
+// TestFinalizeEd25519: Let's Encrypt refuses Ed25519 CSR keys; with
+// policy.allowEd25519CSR (--allow-ed25519) fakeca issues them from the
+// ECDSA intermediate, as cert-manager's e2e expects of Pebble.
+func TestFinalizeEd25519(t *testing.T) {
+	t.Parallel()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse := newEnv(t, envConfig{})
+	acct := refuse.newAccount()
+	o, _ := acct.newOrder("ed.test")
+	acct.authorize(o)
+	r := acct.finalize(o, makeCSR(t, key, "ed.test"))
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "badCSR") {
+		t.Fatalf("Ed25519 CSR by default: %d %s, want badCSR", r.status, r.body)
+	}
+
+	allow := newEnv(t, envConfig{cfg: func(c *Config) { c.Policy.AllowEd25519CSR = true }})
+	acct = allow.newAccount()
+	got := acct.issueWithKey(key, "ed.test")
+	chain := allow.fetchChain(allow.url(pathCert) + got.serial)
+	if _, ok := chain[0].PublicKey.(ed25519.PublicKey); !ok || chain[0].PublicKeyAlgorithm != x509.Ed25519 {
+		t.Fatalf("leaf key %T, want Ed25519", chain[0].PublicKey)
+	}
+	if err := chain[0].CheckSignatureFrom(chain[1]); err != nil || chain[1].PublicKeyAlgorithm != x509.ECDSA {
+		t.Errorf("Ed25519 leaf not signed by the ECDSA intermediate: %v", err)
+	}
+	if chain[0].KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("key usage %v, want digitalSignature only", chain[0].KeyUsage)
 	}
 }

@@ -41,6 +41,11 @@ func (s *Server) mgmtRoot(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, acme.New(acme.NotFound, detailNotFoundPage))
 		return
 	}
+	for i := range roots { // Pebble links the other roots as alternates
+		if i != n {
+			w.Header().Add("Link", link("https://"+r.Host+"/roots/"+strconv.Itoa(i), "alternate"))
+		}
+	}
 	writePEM(w, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: roots[n].Raw}))
 }
 

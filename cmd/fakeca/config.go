@@ -43,6 +43,7 @@ type fileConfig struct {
 	AllowOrderValidity bool          `yaml:"allowOrderValidity"`
 	Hierarchy          string        `yaml:"hierarchy"`
 	OCSP               bool          `yaml:"ocsp"`
+	AllowEd25519       bool          `yaml:"allowEd25519"`
 	CRLPublishDelay    time.Duration `yaml:"crlPublishDelay"`
 	PublicURL          string        `yaml:"publicURL"`
 	CA                 *ca.Config    `yaml:"ca"`
@@ -148,6 +149,7 @@ func mergeFlags(cfg *fileConfig, flags *pflag.FlagSet, f fileConfig) {
 	set("allow-order-validity", func() { cfg.AllowOrderValidity = f.AllowOrderValidity })
 	set("hierarchy", func() { cfg.Hierarchy = f.Hierarchy })
 	set("ocsp", func() { cfg.OCSP = f.OCSP })
+	set("allow-ed25519", func() { cfg.AllowEd25519 = f.AllowEd25519 })
 	set("crl-publish-delay", func() { cfg.CRLPublishDelay = f.CRLPublishDelay })
 	set("public-url", func() { cfg.PublicURL = f.PublicURL })
 	mergeDNSFlags(&cfg.DNS, flags, f.DNS)
@@ -190,6 +192,7 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	cacfg.AllowOrderValidity = cacfg.AllowOrderValidity || c.AllowOrderValidity
 	cacfg.Policy.StrictPublicSuffix = cacfg.Policy.StrictPublicSuffix || c.StrictPublicSuffix
 	cacfg.OCSP = cacfg.OCSP || c.OCSP
+	cacfg.Policy.AllowEd25519CSR = cacfg.Policy.AllowEd25519CSR || c.AllowEd25519
 	if c.CRLPublishDelay != 0 {
 		cacfg.CRLPublishDelay = c.CRLPublishDelay
 	}

@@ -43,6 +43,7 @@ func newServeCmd() *cobra.Command {
 	fl.StringVar(&f.LogFormat, "log-format", "text", "log format: text or json")
 	fl.BoolVar(&f.StrictPublicSuffix, "strict-public-suffix", false, "apply Let's Encrypt's exact public-suffix rule (refuse .test, .localhost, …)")
 	fl.BoolVar(&f.AllowOrderValidity, "allow-order-validity", false, "accept notBefore/notAfter in new-order (cert-manager's enableDurationFeature)")
+	fl.BoolVar(&f.AllowEd25519, "allow-ed25519", false, "accept Ed25519 CSR keys (cert-manager's e2e issues them; Let's Encrypt does not)")
 	fl.BoolVar(&f.OCSP, "ocsp", false, "serve an OCSP responder and put its URL in certificates (Let's Encrypt ended OCSP in 2025)")
 	fl.DurationVar(&f.CRLPublishDelay, "crl-publish-delay", 0, "delay before a revocation appears in CRLs (Let's Encrypt: up to 24h)")
 	fl.StringVar(&f.PublicURL, "public-url", "", "base URL for AIA/CRL/OCSP URLs in certificates (default: http://<http-listen>)")
