@@ -12,6 +12,7 @@ import (
 
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -61,6 +62,10 @@ func (s *Server) authz(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpAuthz, AccountID: a.AccountID,
+		Identifiers: []acme.Identifier{displayIdent(a)}, Profile: a.Profile}); err != nil {
+		return err
+	}
 	now := s.clock.Now()
 	if len(req.payload) > 0 {
 		if a, err = s.deactivateAuthz(r, a, req.payload, now); err != nil {
@@ -95,6 +100,7 @@ func (s *Server) deactivateAuthz(r *http.Request, a store.Authorization, payload
 		return nil
 	})
 	if err == nil {
+		s.metrics.deactivated()
 		s.record(events.Event{Kind: events.AuthzDeactivated, Account: a.AccountID, Authz: a.ID,
 			Identifiers: []acme.Identifier{a.Identifier}}, nil)
 	}

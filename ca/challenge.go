@@ -12,6 +12,7 @@ import (
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/challengeval"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -40,6 +41,10 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
 	if authzStatus(a, now) == acme.StatusExpired {
 		return acme.New(acme.NotFound, detailExpiredAuthz)
 	}
+	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpChallenge, AccountID: a.AccountID,
+		Identifiers: []acme.Identifier{displayIdent(a)}, Profile: a.Profile}); err != nil {
+		return err
+	}
 	if len(req.payload) > 0 {
 		var body map[string]any
 		if err := json.Unmarshal(req.payload, &body); err != nil {
@@ -54,6 +59,16 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", l.challenge(a.AccountID, a.ID, challengeID(a.Challenges[idx])))
 	writeJSON(w, "application/json", http.StatusOK, s.renderChallenge(l, a, a.Challenges[idx]))
 	return nil
+}
+
+// displayIdent is the authorization's identifier as the order names it
+// ("*." restored for a wildcard).
+func displayIdent(a store.Authorization) acme.Identifier {
+	id := a.Identifier
+	if a.Wildcard {
+		id.Value = "*." + id.Value
+	}
+	return id
 }
 
 func findChallenge(a store.Authorization, id string) int {
@@ -103,15 +118,17 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 	id := a.ID
 	s.record(events.Event{Kind: events.ChallengeStarted, Account: a.AccountID, Authz: a.ID,
 		Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, nil)
-	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr) })
+	fr := faults.Request{Operation: faults.OpValidation, Identifiers: []acme.Identifier{displayIdent(a)},
+		AccountID: a.AccountID, Profile: a.Profile}
+	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr, fr) })
 }
 
 // validate runs one validation and records its outcome on the challenge and
 // the authorization.
-func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challengeval.Request) {
+func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challengeval.Request, fr faults.Request) {
 	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
 	defer cancel()
-	verr := s.safeValidate(ctx, vr)
+	verr := s.faultedValidation(ctx, fr, func() error { return s.safeValidate(ctx, vr) })
 	now := s.clock.Now().UTC()
 	recorded := false
 	a, err := s.store.UpdateAuthz(ctx, authzID, func(a *store.Authorization) error {
@@ -156,6 +173,7 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 		s.record(events.Event{Kind: kind, Account: a.AccountID, Authz: a.ID,
 			Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, verr)
 		s.countValidation(ctx, a, verr)
+		s.metrics.validation(vr.Type, verr)
 	}
 }
 

@@ -55,6 +55,10 @@ type Config struct {
 	// hierarchy then puts its URL in leaves). Let's Encrypt ended OCSP in
 	// 2025: default false.
 	OCSP bool `yaml:"ocsp"`
+	// AuthzReusePercent is the chance (0-100) that a valid authorization is
+	// reused by a new order of the same account. Default 100, as Let's
+	// Encrypt always reuses; 0 is Pebble's PEBBLE_AUTHZREUSE=0.
+	AuthzReusePercent int `yaml:"authzReusePercent"`
 	// ValidationWorkers bounds concurrent validations and issuances.
 	// Default 64.
 	ValidationWorkers int `yaml:"validationWorkers"`
@@ -101,6 +105,7 @@ func DefaultConfig() Config {
 		Website:           "https://letsencrypt.org/docs/staging-environment/",
 		CAAIdentities:     []string{"letsencrypt.org"},
 		CRLValidity:       7 * 24 * time.Hour,
+		AuthzReusePercent: 100,
 		ValidationWorkers: 64,
 	}
 }
@@ -135,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.CRLValidity <= 0 || c.CRLValidity >= pki.MaxCRLValidity {
 		return fmt.Errorf("ca.crlValidity: %s must be > 0 and < %s", c.CRLValidity, pki.MaxCRLValidity)
+	}
+	if c.AuthzReusePercent < 0 || c.AuthzReusePercent > 100 {
+		return fmt.Errorf("ca.authzReusePercent: %d is not between 0 and 100", c.AuthzReusePercent)
 	}
 	if c.CRLPublishDelay < 0 {
 		return errors.New("ca.crlPublishDelay: must be >= 0")
@@ -189,7 +197,7 @@ type Limiter interface {
 }
 
 // Deps are the server's collaborators. All are required except Logger,
-// Limiter (nil: no rate limits) and Journal.
+// Limiter (nil: no rate limits), Journal and Metrics.
 type Deps struct {
 	Clock     clock.PassiveClock
 	Logger    *slog.Logger
@@ -199,6 +207,10 @@ type Deps struct {
 	Limiter   Limiter
 	// Journal receives troubleshooting events; nil drops them.
 	Journal Journal
+	// Metrics receives the Prometheus metrics; nil records none.
+	Metrics *Metrics
+	// Faults injects configured failures; nil injects none.
+	Faults Faults
 }
 
 var _ Limiter = (*ratelimit.Limiter)(nil)

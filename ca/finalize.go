@@ -15,6 +15,7 @@ import (
 	"github.com/fakeca/fakeca/ca/policy"
 	"github.com/fakeca/fakeca/challengeval"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -59,6 +60,11 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 	if !now.Before(o.Expires) {
 		return acme.New(acme.NotFound, detailOrderExpired, o.ID)
 	}
+	fault, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpFinalize, Identifiers: o.Identifiers,
+		AccountID: o.AccountID, Profile: o.Profile})
+	if err != nil {
+		return err
+	}
 	if st := orderStatus(o, authzs, now); st != acme.StatusReady {
 		return acme.New(acme.OrderNotReady, detailOrderNotReady, st)
 	}
@@ -68,6 +74,10 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 	}
 	if err := s.recheckCAA(r.Context(), linkerFor(r).account(req.acct.ID), authzs, now); err != nil {
 		return withPrefix(err, prefixFinalize)
+	}
+	if fault.Stuck == acme.StatusReady || fault.Stuck == acme.StatusPending { // a fault holds the order back
+		s.writeOrderAs(w, linkerFor(r), o, authzs, fault.Stuck)
+		return nil
 	}
 	o, err = s.store.UpdateOrder(r.Context(), o.ID, func(cur *store.Order) error {
 		if cur.BeganProcessing {
@@ -80,8 +90,10 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 		return err
 	}
 	id := o.ID
-	if err := s.enqueue(r.Context(), func(ctx context.Context) { s.issue(ctx, id, csr) }); err != nil {
-		return err
+	if fault.Stuck != acme.StatusProcessing { // that fault leaves it processing for ever
+		if err := s.enqueue(r.Context(), func(ctx context.Context) { s.issue(ctx, id, csr) }); err != nil {
+			return err
+		}
 	}
 	s.writeOrder(w, linkerFor(r), o, authzs)
 	return nil
@@ -120,6 +132,28 @@ func (s *Server) parseFinalizeCSR(r *http.Request, req signedRequest, o store.Or
 	return csr, nil
 }
 
+// Outcomes of an issuance that faults decided.
+var (
+	errStuck       = errors.New("issuance held by a fault")
+	errOrderFailed = errors.New("order failed")
+)
+
+// failOrder makes a processing order invalid with Boulder's finalize
+// prefix on the problem, and returns the problem.
+func (s *Server) failOrder(ctx context.Context, orderID int64, problem *acme.Error) error {
+	e := problem.WithPrefix(prefixFinalize)
+	_, err := s.store.UpdateOrder(ctx, orderID, func(o *store.Order) error {
+		o.Error = storedFromError(e)
+		return nil
+	})
+	s.metrics.order(orderInvalid)
+	s.record(events.Event{Kind: events.IssuanceFailed, Order: orderID}, e)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errOrderFailed, e)
+}
+
 // recheckCAA checks CAA again for DNS authorizations validated longer than
 // challengeval.CAARecheckAge ago, as Boulder's RA does at finalization.
 func (s *Server) recheckCAA(ctx context.Context, acctURI string, authzs []store.Authorization, now time.Time) error {
@@ -140,11 +174,7 @@ func (s *Server) recheckCAA(ctx context.Context, acctURI string, authzs []store.
 			if !ok {
 				return err
 			}
-			id := a.Identifier
-			if a.Wildcard {
-				id.Value = "*." + id.Value
-			}
-			failures = append(failures, acme.SubError{Identifier: id, Err: e})
+			failures = append(failures, acme.SubError{Identifier: displayIdent(a), Err: e})
 		}
 	}
 	return challengeval.RecheckError(failures)
@@ -163,10 +193,15 @@ func (s *Server) issue(ctx context.Context, orderID int64, csr *x509.Certificate
 		}()
 		return s.issueOrder(ctx, orderID, csr)
 	}()
-	if err == nil {
+	switch {
+	case err == nil, errors.Is(err, errStuck):
+		return
+	case errors.Is(err, errOrderFailed): // failOrder recorded the problem
+		s.log.Info("issuance failed by a fault", "order", orderID, "problem", err.Error())
 		return
 	}
 	s.log.Error("issuance failed", "order", orderID, "err", err)
+	s.metrics.order(orderInvalid)
 	s.record(events.Event{Kind: events.IssuanceFailed, Order: orderID, Message: err.Error()}, nil)
 	_, uerr := s.store.UpdateOrder(ctx, orderID, func(o *store.Order) error {
 		o.Error = storedFromError(acme.New(acme.ServerInternal, detailIssuanceFailed))
@@ -181,6 +216,18 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 	o, err := s.store.GetOrder(ctx, orderID)
 	if err != nil {
 		return err
+	}
+	if fault, ok := s.matchFaults(faults.Request{Operation: faults.OpIssuance, Identifiers: o.Identifiers,
+		AccountID: o.AccountID, Profile: o.Profile}); ok {
+		if err := s.waitFault(ctx, fault.Delay); err != nil {
+			return err
+		}
+		if fault.Stuck == acme.StatusProcessing {
+			return errStuck
+		}
+		if ferr := fault.Error(); ferr != nil {
+			return s.failOrder(ctx, orderID, ferr)
+		}
 	}
 	p := s.cfg.Profiles[s.profileName(o.Profile)]
 	leafReq := pki.LeafRequest{PublicKey: csr.PublicKey, CommonName: csr.Subject.CommonName,
@@ -214,6 +261,7 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 		return err
 	}
 	s.log.Info("certificate issued", "order", orderID, "serial", leaf.Serial, "identifier", identValues(o.Identifiers))
+	s.metrics.issuedCert(s.profileName(o.Profile), leaf.Issuer.ID)
 	s.record(events.Event{Kind: events.CertificateIssued, Account: o.AccountID, Order: o.ID, Serial: leaf.Serial,
 		Identifiers: o.Identifiers, Message: "issuer " + leaf.Issuer.ID + ", profile " + s.profileName(o.Profile)}, nil)
 	if lerr := s.limiter.Issued(ctx, o.AccountID, o.Identifiers); lerr != nil {

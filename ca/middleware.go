@@ -14,6 +14,7 @@ import (
 // (Boulder's RequestEvent). Handlers fill it; middleware logs it once.
 type requestEvent struct {
 	header   http.Header // the response's, for headers found out late
+	endpoint string      // the ACME route's metrics label; "" for other handlers
 	account  int64
 	order    int64
 	authz    int64
@@ -45,6 +46,10 @@ type statusRecorder struct {
 	status int
 }
 
+// Unwrap lets http.ResponseController reach the connection, which the
+// drop and reset faults hijack.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 func (w *statusRecorder) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -56,18 +61,23 @@ func (w *statusRecorder) WriteHeader(code int) {
 // line around h.
 func (s *Server) middleware(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev := &requestEvent{header: w.Header()}
+		ev, start := &requestEvent{header: w.Header()}, s.metrics.requestStart()
 		r = r.WithContext(context.WithValue(r.Context(), eventKey{}, ev))
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler { // a fault killed the connection on purpose
+					s.logRequest(r, rec.status, ev)
+					panic(p)
+				}
 				ev.internal = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 				if rec.status == 0 {
 					s.writeError(rec, r, acme.New(acme.ServerInternal, detailInternal))
 				}
 			}
 			s.logRequest(r, rec.status, ev)
+			s.metrics.request(ev.endpoint, r.Method, rec.status, start)
 		}()
 		h.ServeHTTP(rec, r)
 	})

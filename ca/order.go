@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/ca/policy"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
 )
@@ -47,6 +49,10 @@ func (s *Server) newOrder(w http.ResponseWriter, r *http.Request) error {
 	}
 	ev := eventFrom(r)
 	ev.idents = body.Identifiers
+	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpNewOrder, Identifiers: body.Identifiers,
+		AccountID: req.acct.ID, Profile: body.Profile}); err != nil {
+		return err
+	}
 	order, err := s.placeOrder(r.Context(), req.acct, body)
 	if err != nil {
 		s.recordRejection("", events.Event{Account: req.acct.ID, Identifiers: body.Identifiers}, err)
@@ -166,6 +172,7 @@ func (s *Server) placeOrder(ctx context.Context, acct store.Account, body newOrd
 func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or orderRequest, replaces string) (store.Order, error) {
 	now := s.clock.Now().UTC()
 	if o, ok := s.reusableOrder(ctx, acct.ID, or, now); ok {
+		s.metrics.order(orderReused)
 		s.record(events.Event{Kind: events.OrderReused, Account: acct.ID, Order: o.ID, Identifiers: o.Identifiers}, nil)
 		return o, nil
 	}
@@ -175,15 +182,17 @@ func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or 
 	minLife := clampDuration(or.profile.OrderLifetime/8, time.Hour, 24*time.Hour)
 	var fresh []store.Authorization
 	for _, id := range or.idents {
-		key := store.AuthzKey{AccountID: acct.ID, Identifier: id.Base(), Wildcard: id.IsWildcard(), Profile: or.profileName}
-		a, err := s.store.FindValidAuthz(ctx, key, now.Add(minLife))
-		switch {
-		case err == nil && !solvedBy(a, acme.ChallengeDNSPersist01): // those are never reused (reference §8)
-			order.AuthzIDs = append(order.AuthzIDs, a.ID)
-			order.Expires = minTime(order.Expires, a.Expires)
-			continue
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return store.Order{}, err
+		if s.reuseAuthz() {
+			key := store.AuthzKey{AccountID: acct.ID, Identifier: id.Base(), Wildcard: id.IsWildcard(), Profile: or.profileName}
+			a, err := s.store.FindValidAuthz(ctx, key, now.Add(minLife))
+			switch {
+			case err == nil && !solvedBy(a, acme.ChallengeDNSPersist01): // those are never reused (reference §8)
+				order.AuthzIDs = append(order.AuthzIDs, a.ID)
+				order.Expires = minTime(order.Expires, a.Expires)
+				continue
+			case err != nil && !errors.Is(err, store.ErrNotFound):
+				return store.Order{}, err
+			}
 		}
 		na, err := newAuthz(acct.ID, id, or.profileName, s.cfg.Challenges, now, now.Add(or.profile.PendingAuthzLifetime))
 		if err != nil {
@@ -194,6 +203,7 @@ func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or 
 	}
 	created, err := s.store.CreateOrder(ctx, order, fresh)
 	if err == nil {
+		s.metrics.order(orderCreated)
 		s.record(events.Event{Kind: events.OrderCreated, Account: acct.ID, Order: created.ID,
 			Identifiers: created.Identifiers, Message: "profile " + s.profileName(created.Profile)}, nil)
 	}
@@ -201,6 +211,12 @@ func (s *Server) createOrReuseOrder(ctx context.Context, acct store.Account, or 
 		return created, err
 	}
 	return created, s.recordReplacement(ctx, replaces, created.ID)
+}
+
+// reuseAuthz decides whether this order may reuse valid authorizations
+// (always, unless AuthzReusePercent is below 100).
+func (s *Server) reuseAuthz() bool {
+	return s.cfg.AuthzReusePercent >= 100 || mrand.IntN(100) < s.cfg.AuthzReusePercent
 }
 
 // reusableOrder finds an unexpired pending or ready order of the account
@@ -272,7 +288,12 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.writeOrder(w, linkerFor(r), o, authzs)
+	fault, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpOrder, Identifiers: o.Identifiers,
+		AccountID: o.AccountID, Profile: o.Profile})
+	if err != nil {
+		return err
+	}
+	s.writeOrderAs(w, linkerFor(r), o, authzs, fault.Stuck)
 	return nil
 }
 
@@ -317,7 +338,16 @@ func (s *Server) orderByVars(r *http.Request, requester int64) (store.Order, err
 // writeOrder renders an order with Location and, while it is processing,
 // Boulder's Retry-After: 3.
 func (s *Server) writeOrder(w http.ResponseWriter, l linker, o store.Order, authzs []store.Authorization) {
+	s.writeOrderAs(w, l, o, authzs, "")
+}
+
+// writeOrderAs is writeOrder for an order a fault holds back: a ready
+// order is shown with the stuck status (pending or ready) instead.
+func (s *Server) writeOrderAs(w http.ResponseWriter, l linker, o store.Order, authzs []store.Authorization, stuck acme.Status) {
 	body := s.renderOrder(l, o, authzs)
+	if stuck == acme.StatusPending && body.Status == acme.StatusReady {
+		body.Status = acme.StatusPending
+	}
 	w.Header().Set("Location", l.order(o.AccountID, o.ID))
 	if body.Status == acme.StatusProcessing {
 		w.Header().Set("Retry-After", retryAfterProcessing)

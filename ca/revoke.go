@@ -13,6 +13,7 @@ import (
 	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/ca/policy"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/store"
 )
 
@@ -71,6 +72,10 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	eventFrom(r).serial = cert.Serial
+	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpRevoke, AccountID: req.acct.ID,
+		Identifiers: cert.Identifiers}); err != nil {
+		return err
+	}
 	reason, err := s.authorizeRevocation(r.Context(), req, cert, body.Reason)
 	if err != nil {
 		return err
@@ -81,6 +86,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err := s.markRevoked(r.Context(), cert.Serial, reason); err != nil {
 		return err
 	}
+	s.metrics.revokedCert(reason, cert.IssuerID)
 	s.record(events.Event{Kind: events.CertificateRevoked, Account: cert.AccountID, Order: cert.OrderID,
 		Serial: cert.Serial, Identifiers: cert.Identifiers, Message: "reason " + strconv.Itoa(reason)}, nil)
 	if !req.hasAcct { // revoked with the certificate key: block it

@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/fakeca/fakeca/acme"
+	"github.com/fakeca/fakeca/faults"
 )
 
 // handlerFunc is an ACME handler: it writes a success response or returns
@@ -23,7 +24,7 @@ func (s *Server) routes() http.Handler {
 		if get, ok := ms[http.MethodGet]; ok {
 			ms[http.MethodHead] = get // Boulder answers HEAD wherever it answers GET
 		}
-		m.Handle(path, s.endpoint(path, ms))
+		m.Handle(path, named(path, s.endpoint(path, ms)))
 	}
 	route(pathDirectory, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
 	route(pathPebbleDir, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
@@ -40,7 +41,7 @@ func (s *Server) routes() http.Handler {
 	route(pathRevoke, methods{http.MethodPost: s.revoke})
 	route(pathKeyChange, methods{http.MethodPost: s.keyChange})
 	route(pathRenewalInfo+"/{certID}", methods{http.MethodGet: s.renewalInfo, http.MethodPost: s.renewalInfo})
-	m.NotFoundHandler = s.endpoint("", nil)
+	m.NotFoundHandler = named("", s.endpoint("", nil))
 	return m
 }
 
@@ -52,11 +53,16 @@ const (
 )
 
 // endpoint wraps one path's handlers with the headers every ACME response
-// carries: Replay-Nonce on non-GET responses (errors included) and the
-// directory Link on all but the directory.
+// carries — Replay-Nonce on non-GET responses (errors included) and the
+// directory Link on all but the directory — then the request-level fault
+// rules for the path's operation.
 func (s *Server) endpoint(path string, ms methods) http.Handler {
-	allow := allowHeader(ms)
 	isDir := path == pathDirectory || path == pathPebbleDir
+	dispatch := s.dispatch(ms)
+	if s.faults != nil {
+		op := operationOf(path)
+		dispatch = s.faults.Middleware(func(*http.Request) faults.Operation { return op }, s.writeError)(dispatch)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "public, max-age=0, no-cache")
@@ -66,20 +72,46 @@ func (s *Server) endpoint(path string, ms methods) http.Handler {
 		if !isDir {
 			h.Add("Link", link(linkerFor(r).url(pathDirectory), "index"))
 		}
+		dispatch.ServeHTTP(w, r)
+	})
+}
+
+// dispatch calls the handler for the request's method and renders its
+// error, unless a fault already answered.
+func (s *Server) dispatch(ms methods) http.Handler {
+	allow := allowHeader(ms)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ms == nil {
 			s.writeError(w, r, acme.New(acme.NotFound, detailNotFoundPage))
 			return
 		}
 		fn, ok := ms[r.Method]
 		if !ok {
-			h.Set("Allow", allow)
+			w.Header().Set("Allow", allow)
 			s.writeError(w, r, acme.New(acme.MethodNotAllowed, detailMethodNotAllowed))
 			return
 		}
-		if err := fn(w, r); err != nil {
+		if err := fn(w, r); err != nil && !handled(err) {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// operationOf names a route's operation for fault rules.
+func operationOf(path string) faults.Operation {
+	for prefix, op := range map[string]faults.Operation{
+		pathDirectory: faults.OpDirectory, pathPebbleDir: faults.OpDirectory, pathNewNonce: faults.OpNewNonce,
+		pathNewAccount: faults.OpNewAccount, pathAccount: faults.OpAccount, pathNewOrder: faults.OpNewOrder,
+		pathOrder: faults.OpOrder, pathAuthz: faults.OpAuthz, pathChallenge: faults.OpChallenge,
+		pathFinalize: faults.OpFinalize, pathCert: faults.OpCertificate, pathRevoke: faults.OpRevoke,
+		pathKeyChange: faults.OpKeyChange, pathRenewalInfo: faults.OpRenewalInfo,
+	} {
+		if path == prefix || (strings.HasSuffix(prefix, "/") && strings.HasPrefix(path, prefix)) ||
+			strings.HasPrefix(path, prefix+"/") {
+			return op
+		}
+	}
+	return ""
 }
 
 func allowHeader(ms methods) string {

@@ -32,6 +32,7 @@ type Server struct {
 	validator Validator
 	limiter   Limiter
 	journal   Journal
+	faults    Faults
 	policy    *policy.Policy
 	nonces    *nonces
 	eabKeys   map[string][]byte
@@ -39,6 +40,7 @@ type Server struct {
 	dirKey    string // Boulder's random directory entry
 	crls      crlCache
 	incidents incidents
+	metrics   *Metrics // nil records nothing
 }
 
 // job is asynchronous work: a validation or an issuance. It runs with a
@@ -66,8 +68,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, clock: deps.Clock, log: log, store: deps.Store, pki: deps.PKI,
-		validator: deps.Validator, limiter: deps.Limiter, journal: deps.Journal, policy: pol, nonces: n, jobs: make(chan job, 1024),
-		eabKeys: map[string][]byte{}, dirKey: randomDirKey()}
+		validator: deps.Validator, limiter: deps.Limiter, journal: deps.Journal, faults: deps.Faults, policy: pol, nonces: n, jobs: make(chan job, 1024),
+		eabKeys: map[string][]byte{}, dirKey: randomDirKey(), metrics: deps.Metrics}
 	if s.limiter == nil {
 		s.limiter = noLimits{}
 	}

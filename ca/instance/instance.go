@@ -11,14 +11,19 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/utils/clock"
 
 	"github.com/fakeca/fakeca/ca"
@@ -26,8 +31,10 @@ import (
 	"github.com/fakeca/fakeca/challengeval"
 	"github.com/fakeca/fakeca/dnsserver"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/ratelimit"
 	"github.com/fakeca/fakeca/store"
+	"github.com/fakeca/fakeca/store/bolt"
 )
 
 // Config describes one fakeca. Addresses may use port 0.
@@ -55,6 +62,9 @@ type Config struct {
 	// validator then asks it first for names in its zones, so records
 	// added over RFC 2136 or the API are what validation sees.
 	DNS *dnsserver.Config
+	// Faults are the fault-injection rules loaded at start (more can be
+	// added at run time through /faults on the management listener).
+	Faults faults.Config
 	// Events configures the event journal (persisted under DataDir/events
 	// when DataDir is set).
 	Events events.Config
@@ -140,6 +150,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	if p.sink != nil {
 		i.closers = append(i.closers, p.sink.Close)
 	}
+	i.closers = append(i.closers, p.closeStore)
 	handlers := []http.Handler{acmeHandler(p), mgmtHandler(p), srv.PublicHandler()}
 	for n, ln := range lns {
 		hs := &http.Server{Handler: handlers[n], ReadHeaderTimeout: 10 * time.Second,
@@ -173,12 +184,16 @@ func withDefaults(cfg Config) Config {
 
 // parts are the assembled components of one instance.
 type parts struct {
-	server  *ca.Server
-	limiter *ratelimit.Limiter
-	journal *events.Journal
-	sink    *events.FileSink
-	bundle  []byte
-	tlsCert tls.Certificate
+	server   *ca.Server
+	limiter  *ratelimit.Limiter
+	journal  *events.Journal
+	store    store.Store
+	faults   *faults.Engine
+	sink     *events.FileSink
+	registry *prometheus.Registry // this instance's own, served at /metrics
+	metrics  *ca.Metrics          // registered in registry; FaultFired feeds fault hits
+	bundle   []byte
+	tlsCert  tls.Certificate
 }
 
 // acmeHandler serves ACME behind the load balancer's request limits, plus
@@ -190,12 +205,16 @@ func acmeHandler(p parts) http.Handler {
 	return mux
 }
 
-// mgmtHandler adds the rate-limit API to the CA's management routes.
+// mgmtHandler adds the rate-limit API, the event journal and the
+// Prometheus metrics to the CA's management routes.
 func mgmtHandler(p parts) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{Registry: p.registry}))
 	mux.Handle("/rate-limits", p.limiter.Handler())
 	mux.Handle("/rate-limits/", p.limiter.Handler())
 	mux.Handle("/events", p.journal.Handler())
+	mux.Handle("/faults", p.faults.Handler())
+	mux.Handle("/faults/", p.faults.Handler())
 	mux.Handle("/", p.server.ManagementHandler())
 	return mux
 }
@@ -217,21 +236,82 @@ func build(cfg Config, clk clock.Clock, log *slog.Logger) (parts, error) {
 	if err != nil {
 		return parts{}, err
 	}
-	lim, err := ratelimit.New(cfg.RateLimits, ratelimit.Deps{Clock: clk, Logger: log})
+	reg, m, err := newMetrics()
 	if err != nil {
 		return parts{}, err
 	}
-	p := parts{limiter: lim, bundle: h.BundlePEM(), tlsCert: tlsCert}
+	lim, err := ratelimit.New(cfg.RateLimits, ratelimit.Deps{Clock: clk, Logger: log, Observer: m.RateLimitDecision})
+	if err != nil {
+		return parts{}, err
+	}
+	p := parts{limiter: lim, registry: reg, metrics: m, bundle: h.BundlePEM(), tlsCert: tlsCert}
 	if p.journal, p.sink, err = buildJournal(cfg, clk, log); err != nil {
 		return parts{}, err
 	}
-	p.server, err = ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: store.NewMemory(), PKI: h, Validator: v,
-		Limiter: lim, Journal: p.journal})
+	if p.faults, err = buildFaults(cfg.Faults, clk, log, p.journal, m); err != nil {
+		_ = p.closeSink()
+		return parts{}, err
+	}
+	st, err := openStore(cfg.DataDir)
 	if err != nil {
 		_ = p.closeSink()
 		return parts{}, err
 	}
+	p.store = st
+	p.server, err = ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: st, PKI: h, Validator: v,
+		Limiter: lim, Journal: p.journal, Metrics: m, Faults: p.faults})
+	if err != nil {
+		_ = p.closeSink()
+		_ = p.closeStore()
+		return parts{}, err
+	}
 	return p, nil
+}
+
+// openStore is the embedded database under dataDir, or memory without one.
+func openStore(dataDir string) (store.Store, error) {
+	if dataDir == "" {
+		return store.NewMemory(), nil
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("dataDir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dataDir, "state.db"), bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("dataDir: %w", err)
+	}
+	return db, nil
+}
+
+func (p parts) closeStore() error {
+	if c, ok := p.store.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// buildFaults makes the fault engine; every firing is journaled and
+// counted.
+func buildFaults(cfg faults.Config, clk clock.Clock, log *slog.Logger, j *events.Journal, m *ca.Metrics) (*faults.Engine, error) {
+	return faults.New(cfg, faults.Deps{Clock: clk, Logger: log, OnFire: func(rule faults.Rule, req faults.Request) {
+		m.FaultFired(rule.Name)
+		j.Append(events.Event{Kind: events.FaultFired, Rule: rule.Name, Account: req.AccountID,
+			Identifiers: req.Identifiers, Message: "operation " + string(req.Operation)})
+	}})
+}
+
+// newMetrics makes the instance's own registry (never Prometheus's global
+// one) with the Go and process collectors and the CA's metrics.
+func newMetrics() (*prometheus.Registry, *ca.Metrics, error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, nil, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, nil, err
+	}
+	m, err := ca.NewMetrics(reg)
+	return reg, m, err
 }
 
 // buildJournal makes the event journal, restored from DataDir/events.

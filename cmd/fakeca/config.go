@@ -19,6 +19,7 @@ import (
 	"github.com/fakeca/fakeca/challengeval"
 	"github.com/fakeca/fakeca/dnsserver"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/faults"
 	"github.com/fakeca/fakeca/ratelimit"
 )
 
@@ -53,6 +54,9 @@ type fileConfig struct {
 	// DNS is fakeca's DNS server (dns.listen "" turns it off); the flags
 	// --dns-listen, --dns-zone, --tsig and --challtestsrv-listen set it too.
 	DNS dnsserver.Config `yaml:"dns"`
+	// Faults are fault-injection rules (faults.rules); the PEBBLE_*
+	// environment variables add theirs.
+	Faults faults.Config `yaml:"faults"`
 	// Events sizes the event journal (events.capacity).
 	Events events.Config `yaml:"events"`
 	// Validation holds the validator's other settings (delay, rules,
@@ -203,7 +207,7 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	}
 	cfg := instance.Config{Listen: c.Listen, MgmtListen: c.MgmtListen, HTTPListen: c.HTTPListen,
 		TLSHosts: c.TLSHosts, DataDir: c.DataDir, CA: cacfg, Validation: val, PublicURL: c.PublicURL,
-		RateLimits: c.RateLimits, Events: c.Events,
+		RateLimits: c.RateLimits, Events: c.Events, Faults: c.Faults,
 		PKI: pki.Config{Hierarchy: c.Hierarchy}}
 	if err := val.Validate(); err != nil {
 		return instance.Config{}, err
@@ -217,6 +221,9 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 		}
 		dns := c.DNS
 		cfg.DNS = &dns
+	}
+	if err := cfg.Faults.Validate(); err != nil {
+		return instance.Config{}, err
 	}
 	if err := cfg.Events.Validate(); err != nil {
 		return instance.Config{}, err

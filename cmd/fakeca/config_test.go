@@ -114,3 +114,26 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *syncBuffer) String() string { return b.buf.String() }
+
+// TestPebbleEnv: Pebble's variables become fault rules and settings, and
+// a bad value names the variable.
+func TestPebbleEnv(t *testing.T) {
+	env := map[string]string{"PEBBLE_WFE_NONCEREJECT": "15", "PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_AUTHZREUSE": "0"}
+	c, err := defaults("letsencrypt-staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyPebbleEnv(&c, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if !c.AlwaysValid || c.CA.AuthzReusePercent != 0 || len(c.Faults.Rules) == 0 {
+		t.Errorf("always-valid %v, authz reuse %d, %d fault rules", c.AlwaysValid, c.CA.AuthzReusePercent, len(c.Faults.Rules))
+	}
+	if _, err := c.instanceConfig(); err != nil {
+		t.Errorf("translated config does not validate: %v", err)
+	}
+	env["PEBBLE_WFE_NONCEREJECT"] = "lots"
+	if err := applyPebbleEnv(&c, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "PEBBLE_WFE_NONCEREJECT") {
+		t.Errorf("bad value: %v", err)
+	}
+}

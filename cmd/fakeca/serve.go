@@ -57,6 +57,9 @@ func newServeCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if err := applyPebbleEnv(&cfg, os.Getenv); err != nil {
+			return err
+		}
 		return serve(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	return cmd
