@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -127,6 +128,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 		for _, z := range dns.Zones() {
 			cfg.Validation.Forward = append(cfg.Validation.Forward, challengeval.Forward{Zone: z, Server: dns.Addr()})
 		}
+		cfg.Validation = validateAgainst(cfg.Validation, dns)
 	}
 	if cfg.RateLimits.UnpauseBaseURL == "" {
 		cfg.RateLimits.UnpauseBaseURL = "https://" + lns[0].Addr().String()
@@ -361,6 +363,26 @@ func closeAll(lns []net.Listener) {
 	for _, ln := range lns {
 		_ = ln.Close()
 	}
+}
+
+// validateAgainst points unset validation ports at the DNS server's own
+// HTTP-01 and TLS-ALPN-01 responders, when they run.
+func validateAgainst(v challengeval.Config, dns *dnsserver.Server) challengeval.Config {
+	port := func(listener string) int {
+		_, p, err := net.SplitHostPort(dns.ListenerAddr(listener))
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	if v.HTTP01Port == 0 {
+		v.HTTP01Port = port(dnsserver.ListenerHTTP01)
+	}
+	if v.TLSALPN01Port == 0 {
+		v.TLSALPN01Port = port(dnsserver.ListenerTLSALPN01)
+	}
+	return v
 }
 
 // startDNS starts fakeca's DNS server; it is ready when this returns.
