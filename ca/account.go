@@ -48,13 +48,7 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 	existing, err := s.store.GetAccountByKeyID(r.Context(), kid)
 	switch {
 	case err == nil:
-		if existing.Status == acme.StatusDeactivated {
-			return acme.New(acme.Unauthorized, detailAccountDeactivated)
-		}
-		eventFrom(r).setAccount(existing.ID)
-		w.Header().Set("Location", linkerFor(r).account(existing.ID))
-		writeJSON(w, "application/json", http.StatusOK, renderAccount(existing))
-		return nil
+		return s.writeExistingAccount(w, r, existing)
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	case body.OnlyReturnExisting:
@@ -76,13 +70,13 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	created, err := s.store.CreateAccount(r.Context(), acct)
-	if errors.Is(err, store.ErrConflict) { // a concurrent request won the race
-		refund()
-		created, err = s.store.GetAccountByKeyID(r.Context(), kid)
-	} else if err != nil {
-		refund()
-	}
 	if err != nil {
+		refund()
+		if errors.Is(err, store.ErrConflict) { // a concurrent request won the race
+			if existing, err = s.store.GetAccountByKeyID(r.Context(), kid); err == nil {
+				return s.writeExistingAccount(w, r, existing)
+			}
+		}
 		return err
 	}
 	eventFrom(r).setAccount(created.ID)
@@ -93,6 +87,18 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Add("Link", link(s.cfg.TermsOfService, "terms-of-service"))
 	}
 	writeJSON(w, "application/json", http.StatusCreated, renderAccount(created))
+	return nil
+}
+
+// writeExistingAccount answers new-account for a key that has an account:
+// 200 with it, or 403 if it is deactivated.
+func (s *Server) writeExistingAccount(w http.ResponseWriter, r *http.Request, a store.Account) error {
+	if a.Status == acme.StatusDeactivated {
+		return acme.New(acme.Unauthorized, detailAccountDeactivated)
+	}
+	eventFrom(r).setAccount(a.ID)
+	w.Header().Set("Location", linkerFor(r).account(a.ID))
+	writeJSON(w, "application/json", http.StatusOK, renderAccount(a))
 	return nil
 }
 

@@ -46,7 +46,7 @@ const (
 //
 // Metrics (all counters but the histogram):
 //
-//	fakeca_http_requests_total{endpoint,method,code}       ACME requests, by route name ("new-order")
+//	fakeca_http_requests_total{endpoint,method,code}       ACME requests, by route name ("new-order"); code 0: connection dropped
 //	fakeca_http_request_duration_seconds{endpoint}          their latency (wall time)
 //	fakeca_orders_total{state}                              created, reused, valid, invalid
 //	fakeca_authorizations_total{state}                      valid, invalid, deactivated
@@ -141,7 +141,8 @@ func (m *Metrics) requestStart() time.Time {
 
 // request counts one finished request to an ACME endpoint; endpoint ""
 // (a request that reached no ACME route, e.g. on the management listener)
-// is not counted. status 0 means nothing was written: 200.
+// is not counted. status is 0 when no response was written: every ACME
+// handler writes one, so that is a connection a fault dropped or reset.
 func (m *Metrics) request(endpoint, method string, status int, start time.Time) {
 	if m == nil || endpoint == "" {
 		return
@@ -150,9 +151,6 @@ func (m *Metrics) request(endpoint, method string, status int, start time.Time) 
 	case http.MethodGet, http.MethodHead, http.MethodPost:
 	default:
 		method = methodOther
-	}
-	if status == 0 {
-		status = http.StatusOK
 	}
 	m.requests.WithLabelValues(endpoint, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())

@@ -69,6 +69,7 @@ func (s *Server) middleware(h http.Handler) http.Handler {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler { // a fault killed the connection on purpose
 					s.logRequest(r, rec.status, ev)
+					s.metrics.request(ev.endpoint, r.Method, rec.status, start)
 					panic(p)
 				}
 				ev.internal = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
