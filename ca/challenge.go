@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,6 +47,9 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(req.payload) > 0 {
+		if s.cfg.Strict && string(bytes.TrimSpace(req.payload)) != "{}" {
+			return acme.New(acme.Malformed, detailStrictChallenge)
+		}
 		var body map[string]any
 		if err := json.Unmarshal(req.payload, &body); err != nil {
 			return acme.New(acme.Malformed, detailChallengePayload)
@@ -54,7 +58,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	l := linkerFor(r)
+	l := s.linkerFor(r)
 	w.Header().Add("Link", link(l.authz(a.AccountID, a.ID), "up"))
 	w.Header().Set("Location", l.challenge(a.AccountID, a.ID, challengeID(a.Challenges[idx])))
 	writeJSON(w, "application/json", http.StatusOK, s.renderChallenge(l, a, a.Challenges[idx]))
@@ -104,7 +108,7 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 	if err != nil || !started {
 		return a, err
 	}
-	jwk, err := parseJWK(acct.JWK)
+	jwk, err := s.accountKey(acct)
 	if err != nil {
 		return a, err
 	}
@@ -114,7 +118,7 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 	}
 	c := a.Challenges[idx]
 	vr := challengeval.Request{Type: c.Type, Identifier: a.Identifier, Wildcard: a.Wildcard, Token: c.Token,
-		KeyAuthorization: c.Token + "." + thumb, AccountURI: linkerFor(r).account(acct.ID)}
+		KeyAuthorization: c.Token + "." + thumb, AccountURI: s.linkerFor(r).account(acct.ID)}
 	id := a.ID
 	s.record(events.Event{Kind: events.ChallengeStarted, Account: a.AccountID, Authz: a.ID,
 		Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, nil)

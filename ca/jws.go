@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,7 +95,7 @@ func (s *Server) verifyPOST(r *http.Request, mode keyMode) (signedRequest, error
 	if hdr.Nonce == "" || !s.nonces.redeem(hdr.Nonce) {
 		return signedRequest{}, acme.New(acme.BadNonce, detailBadNonce)
 	}
-	want := linkerFor(r).url(r.URL.Path)
+	want := s.linkerFor(r).url(r.URL.Path)
 	got, ok := hdr.ExtraHeaders["url"].(string)
 	if !ok || got == "" {
 		return signedRequest{}, acme.New(acme.Malformed, detailNoURL)
@@ -114,7 +115,26 @@ func (s *Server) verifyPOST(r *http.Request, mode keyMode) (signedRequest, error
 		return signedRequest{}, acme.New(acme.Malformed, detailVerifyFailed)
 	}
 	req.payload = payload
+	if s.cfg.Strict && hasResourceField(payload) {
+		return signedRequest{}, acme.New(acme.Malformed, detailStrictResource)
+	}
 	return req, nil
+}
+
+// detailStrictResource and detailStrictChallenge are strict mode's
+// refusals (Pebble's -strict, reference §1.12).
+const (
+	detailStrictResource  = "Request contains an ACME v1 \"resource\" field"
+	detailStrictChallenge = "Challenge POST body must be exactly {}"
+)
+
+// hasResourceField reports whether payload is a JSON object with a
+// non-empty ACME v1 "resource" member.
+func hasResourceField(payload []byte) bool {
+	var v struct {
+		Resource string `json:"resource"`
+	}
+	return json.Unmarshal(payload, &v) == nil && v.Resource != ""
 }
 
 func checkContentType(r *http.Request) error {
@@ -223,7 +243,7 @@ func (s *Server) resolveKey(r *http.Request, req *signedRequest, hdr jose.Header
 	if err != nil {
 		return err
 	}
-	jwk, err := parseJWK(acct.JWK)
+	jwk, err := s.accountKey(acct)
 	if err != nil {
 		return fmt.Errorf("account %d: stored key: %w", acct.ID, err)
 	}
@@ -233,7 +253,7 @@ func (s *Server) resolveKey(r *http.Request, req *signedRequest, hdr jose.Header
 }
 
 func (s *Server) accountFromKID(r *http.Request, kid string) (store.Account, error) {
-	prefix := linkerFor(r).url(pathAccount)
+	prefix := s.linkerFor(r).url(s.paths.account)
 	id, err := strconv.ParseInt(strings.TrimPrefix(kid, prefix), 10, 64)
 	if !strings.HasPrefix(kid, prefix) || err != nil || id <= 0 {
 		return store.Account{}, acme.New(acme.Malformed, detailBadKIDURL, kid)

@@ -39,8 +39,10 @@ type Server struct {
 	jobs      chan job
 	dirKey    string // Boulder's random directory entry
 	crls      crlCache
+	keys      accountKeys
 	incidents incidents
 	metrics   *Metrics // nil records nothing
+	paths     paths    // the URL paths of cfg.Paths
 }
 
 // job is asynchronous work: a validation or an issuance. It runs with a
@@ -54,6 +56,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if deps.Clock == nil || deps.Store == nil || deps.PKI == nil || deps.Validator == nil {
 		return nil, errors.New("ca.New: Clock, Store, PKI and Validator are required")
+	}
+	ps, err := pathsFor(cfg.Paths)
+	if err != nil {
+		return nil, err
 	}
 	pol, err := policy.New(cfg.Policy)
 	if err != nil {
@@ -69,7 +75,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, clock: deps.Clock, log: log, store: deps.Store, pki: deps.PKI,
 		validator: deps.Validator, limiter: deps.Limiter, journal: deps.Journal, faults: deps.Faults, policy: pol, nonces: n, jobs: make(chan job, 1024),
-		eabKeys: map[string][]byte{}, dirKey: randomDirKey(), metrics: deps.Metrics}
+		eabKeys: map[string][]byte{}, dirKey: randomDirKey(), metrics: deps.Metrics, paths: ps}
 	if s.limiter == nil {
 		s.limiter = noLimits{}
 	}

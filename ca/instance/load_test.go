@@ -189,7 +189,7 @@ const ldMaxRetained = 4096
 
 // ldSteadyJournal sizes the event journal so that the warm-up fills it.
 // The journal is bounded (default 10,000 events, about 5 MB): while it
-// fills it adds about 1.5 KB per order, and nothing once full. Measuring
+// fills it adds about 1.3 KB per order, and nothing once full. Measuring
 // with it full gives the growth that never stops.
 func ldSteadyJournal(cfg *instance.Config) { cfg.Events.Capacity = 100 }
 
