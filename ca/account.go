@@ -81,7 +81,7 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	eventFrom(r).setAccount(created.ID)
 	s.record(events.Event{Kind: events.AccountCreated, Account: created.ID}, nil)
-	l := linkerFor(r)
+	l := s.linkerFor(r)
 	w.Header().Set("Location", l.account(created.ID))
 	if s.cfg.TermsOfService != "" {
 		w.Header().Add("Link", link(s.cfg.TermsOfService, "terms-of-service"))
@@ -97,7 +97,7 @@ func (s *Server) writeExistingAccount(w http.ResponseWriter, r *http.Request, a 
 		return acme.New(acme.Unauthorized, detailAccountDeactivated)
 	}
 	eventFrom(r).setAccount(a.ID)
-	w.Header().Set("Location", linkerFor(r).account(a.ID))
+	w.Header().Set("Location", s.linkerFor(r).account(a.ID))
 	writeJSON(w, "application/json", http.StatusOK, renderAccount(a))
 	return nil
 }
@@ -152,7 +152,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	w.Header().Set("Location", linkerFor(r).account(acct.ID))
+	w.Header().Set("Location", s.linkerFor(r).account(acct.ID))
 	writeJSON(w, "application/json", http.StatusOK, renderAccount(acct))
 	return nil
 }
@@ -220,7 +220,7 @@ func (s *Server) keyChange(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(inner, &body); err != nil {
 		return acme.New(acme.Malformed, detailKeyChangePayload)
 	}
-	acctURL := linkerFor(r).account(outer.acct.ID)
+	acctURL := s.linkerFor(r).account(outer.acct.ID)
 	if body.Account != acctURL {
 		return acme.New(acme.Malformed, detailKeyChangeAccount, body.Account, acctURL)
 	}
@@ -244,7 +244,7 @@ func (s *Server) keyChange(w http.ResponseWriter, r *http.Request) error {
 	})
 	if errors.Is(err, store.ErrConflict) {
 		if other, gerr := s.store.GetAccountByKeyID(r.Context(), newID); gerr == nil {
-			w.Header().Set("Location", linkerFor(r).account(other.ID))
+			w.Header().Set("Location", s.linkerFor(r).account(other.ID))
 		}
 		return acme.New(acme.Conflict, detailKeyChangeKeyInUse)
 	}

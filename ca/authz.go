@@ -63,7 +63,7 @@ func (s *Server) authz(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpAuthz, AccountID: a.AccountID,
-		Identifiers: []acme.Identifier{displayIdent(a)}, Profile: a.Profile}); err != nil {
+		Identifiers: []acme.Identifier{displayIdent(a)}, Profile: s.profileName(a.Profile)}); err != nil {
 		return err
 	}
 	now := s.clock.Now()
@@ -74,7 +74,7 @@ func (s *Server) authz(w http.ResponseWriter, r *http.Request) error {
 	} else if authzStatus(a, now) == acme.StatusExpired {
 		return acme.New(acme.NotFound, detailExpiredAuthz)
 	}
-	writeJSON(w, "application/json", http.StatusOK, s.renderAuthz(linkerFor(r), a, now))
+	writeJSON(w, "application/json", http.StatusOK, s.renderAuthz(s.linkerFor(r), a, now))
 	return nil
 }
 

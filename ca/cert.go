@@ -55,7 +55,7 @@ func (s *Server) certificate(w http.ResponseWriter, r *http.Request) error {
 	if n >= len(chains) {
 		return acme.New(acme.NotFound, detailNoSuchChain)
 	}
-	l := linkerFor(r)
+	l := s.linkerFor(r)
 	for i := range chains {
 		if i != n {
 			w.Header().Add("Link", link(l.certChain(serial, i), "alternate"))

@@ -43,7 +43,7 @@ func (s *Server) challenge(w http.ResponseWriter, r *http.Request) error {
 		return acme.New(acme.NotFound, detailExpiredAuthz)
 	}
 	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpChallenge, AccountID: a.AccountID,
-		Identifiers: []acme.Identifier{displayIdent(a)}, Profile: a.Profile}); err != nil {
+		Identifiers: []acme.Identifier{displayIdent(a)}, Profile: s.profileName(a.Profile)}); err != nil {
 		return err
 	}
 	if len(req.payload) > 0 {
@@ -123,7 +123,7 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 	s.record(events.Event{Kind: events.ChallengeStarted, Account: a.AccountID, Authz: a.ID,
 		Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, nil)
 	fr := faults.Request{Operation: faults.OpValidation, Identifiers: []acme.Identifier{displayIdent(a)},
-		AccountID: a.AccountID, Profile: a.Profile}
+		AccountID: a.AccountID, Profile: s.profileName(a.Profile)}
 	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr, fr) })
 }
 

@@ -62,6 +62,17 @@ type Config struct {
 	// ValidationWorkers bounds concurrent validations and issuances.
 	// Default 64.
 	ValidationWorkers int `yaml:"validationWorkers"`
+	// Paths selects the ACME listener's URL paths: PathsBoulder (default,
+	// Let's Encrypt's) or PathsPebble (Pebble's /dir, /order-plz, …).
+	Paths PathSet `yaml:"paths"`
+	// RequireUserAgent refuses requests without a User-Agent with
+	// malformed, as Pebble does since v2.10. Let's Encrypt does not:
+	// default false.
+	RequireUserAgent bool `yaml:"requireUserAgent"`
+	// Strict is Pebble's -strict: JWS payloads with an ACME v1 "resource"
+	// field and challenge POST bodies other than exactly {} are malformed.
+	// Default false (Let's Encrypt accepts both).
+	Strict bool `yaml:"strict"`
 }
 
 // Profile is one certificate profile: ACME-side lifetimes and limits plus
@@ -146,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if c.CRLPublishDelay < 0 {
 		return errors.New("ca.crlPublishDelay: must be >= 0")
+	}
+	if _, err := pathsFor(c.Paths); err != nil {
+		return err
 	}
 	if c.ValidationWorkers < 1 {
 		return errors.New("ca.validationWorkers: must be > 0")

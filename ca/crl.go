@@ -69,7 +69,7 @@ func (s *Server) serveCRL(w http.ResponseWriter, r *http.Request) {
 // the publishable revocations changed or the cached one is too old.
 func (s *Server) currentCRL(ctx context.Context, issuer string, shard int) (builtCRL, error) {
 	key := issuer + "/" + strconv.Itoa(shard)
-	now := s.clock.Now().UTC().Truncate(time.Second)
+	now := s.clock.Now().UTC()
 	s.crls.mu.Lock()
 	prev, ok := s.crls.shards[key]
 	s.crls.mu.Unlock()
@@ -87,11 +87,14 @@ func (s *Server) currentCRL(ctx context.Context, issuer string, shard int) (buil
 	if ok && prev.serials == ids && now.Sub(prev.thisUpdate) < crlRefresh {
 		return *prev, nil
 	}
-	der, err := s.pki.CRL(issuer, shard, entries, now, s.cfg.CRLValidity)
+	// CRL times have one-second precision; the check above used the exact
+	// time so a revocation made this very second is already listed.
+	thisUpdate := now.Truncate(time.Second)
+	der, err := s.pki.CRL(issuer, shard, entries, thisUpdate, s.cfg.CRLValidity)
 	if err != nil {
 		return builtCRL{}, err
 	}
-	built := &builtCRL{der: der, thisUpdate: now, serials: ids}
+	built := &builtCRL{der: der, thisUpdate: thisUpdate, serials: ids}
 	s.crls.mu.Lock()
 	if s.crls.shards == nil {
 		s.crls.shards = map[string]*builtCRL{}

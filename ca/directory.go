@@ -22,10 +22,10 @@ func randomDirKey() string {
 // directory serves the directory (reference §4.5), with Boulder's random
 // extra key so clients learn not to depend on the key set.
 func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
-	l := linkerFor(r)
+	l := s.linkerFor(r)
 	d := directoryJSON{
-		NewNonce: l.url(pathNewNonce), NewAccount: l.url(pathNewAccount), NewOrder: l.url(pathNewOrder),
-		RevokeCert: l.url(pathRevoke), KeyChange: l.url(pathKeyChange), RenewalInfo: l.url(pathRenewalInfo),
+		NewNonce: l.url(l.p.newNonce), NewAccount: l.url(l.p.newAccount), NewOrder: l.url(l.p.newOrder),
+		RevokeCert: l.url(l.p.revoke), KeyChange: l.url(l.p.keyChange), RenewalInfo: l.url(l.p.renewalInfo),
 		Meta: metaJSON{TermsOfService: s.cfg.TermsOfService, Website: s.cfg.Website,
 			CAAIdentities: s.cfg.CAAIdentities, ExternalAccountRequired: s.cfg.ExternalAccountRequired},
 	}
@@ -43,7 +43,9 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		return err
 	}
-	obj[s.dirKey] = directoryFiller
+	if s.cfg.Paths != PathsPebble { // Pebble's directory has no random entry
+		obj[s.dirKey] = directoryFiller
+	}
 	writeJSON(w, "application/json", http.StatusOK, obj)
 	return nil
 }

@@ -38,7 +38,7 @@ func (s *Server) checkEAB(r *http.Request, req signedRequest, raw json.RawMessag
 	if hdr.Nonce != "" {
 		return "", acme.New(acme.Malformed, detailEABMalformed, "nonce must be absent")
 	}
-	if u, _ := hdr.ExtraHeaders["url"].(string); u != linkerFor(r).url(pathNewAccount) {
+	if u, _ := hdr.ExtraHeaders["url"].(string); u != s.linkerFor(r).url(s.paths.newAccount) {
 		return "", acme.New(acme.Malformed, detailEABMalformed, "url must be the newAccount URL")
 	}
 	key, ok := s.eabKeys[hdr.KeyID]

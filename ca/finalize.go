@@ -61,7 +61,7 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 		return acme.New(acme.NotFound, detailOrderExpired, o.ID)
 	}
 	fault, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpFinalize, Identifiers: o.Identifiers,
-		AccountID: o.AccountID, Profile: o.Profile})
+		AccountID: o.AccountID, Profile: s.profileName(o.Profile)})
 	if err != nil {
 		return err
 	}
@@ -72,11 +72,11 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 	if err != nil {
 		return err
 	}
-	if err := s.recheckCAA(r.Context(), linkerFor(r).account(req.acct.ID), authzs, now); err != nil {
+	if err := s.recheckCAA(r.Context(), s.linkerFor(r).account(req.acct.ID), authzs, now); err != nil {
 		return withPrefix(err, prefixFinalize)
 	}
 	if fault.Stuck == acme.StatusReady || fault.Stuck == acme.StatusPending { // a fault holds the order back
-		s.writeOrderAs(w, linkerFor(r), o, authzs, fault.Stuck)
+		s.writeOrderAs(w, s.linkerFor(r), o, authzs, fault.Stuck)
 		return nil
 	}
 	o, err = s.store.UpdateOrder(r.Context(), o.ID, func(cur *store.Order) error {
@@ -95,7 +95,7 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 			return err
 		}
 	}
-	s.writeOrder(w, linkerFor(r), o, authzs)
+	s.writeOrder(w, s.linkerFor(r), o, authzs)
 	return nil
 }
 
@@ -218,7 +218,7 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 		return err
 	}
 	if fault, ok := s.matchFaults(faults.Request{Operation: faults.OpIssuance, Identifiers: o.Identifiers,
-		AccountID: o.AccountID, Profile: o.Profile}); ok {
+		AccountID: o.AccountID, Profile: s.profileName(o.Profile)}); ok {
 		if err := s.waitFault(ctx, fault.Delay); err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ func (s *Server) newOrder(w http.ResponseWriter, r *http.Request) error {
 	ev := eventFrom(r)
 	ev.idents = body.Identifiers
 	if _, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpNewOrder, Identifiers: body.Identifiers,
-		AccountID: req.acct.ID, Profile: body.Profile}); err != nil {
+		AccountID: req.acct.ID, Profile: s.profileName(body.Profile)}); err != nil {
 		return err
 	}
 	order, err := s.placeOrder(r.Context(), req.acct, body)
@@ -63,7 +63,7 @@ func (s *Server) newOrder(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l := linkerFor(r)
+	l := s.linkerFor(r)
 	w.Header().Set("Location", l.order(order.AccountID, order.ID))
 	writeJSON(w, "application/json", http.StatusCreated, s.renderOrder(l, order, authzs))
 	return nil
@@ -289,11 +289,11 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fault, err := s.checkFaults(w, r, faults.Request{Operation: faults.OpOrder, Identifiers: o.Identifiers,
-		AccountID: o.AccountID, Profile: o.Profile})
+		AccountID: o.AccountID, Profile: s.profileName(o.Profile)})
 	if err != nil {
 		return err
 	}
-	s.writeOrderAs(w, linkerFor(r), o, authzs, fault.Stuck)
+	s.writeOrderAs(w, s.linkerFor(r), o, authzs, fault.Stuck)
 	return nil
 }
 

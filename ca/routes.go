@@ -18,29 +18,35 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 type methods map[string]handlerFunc
 
 // routes is the one routing table of the ACME listener (reference §8).
+// Each route is named by its Boulder pattern (for metrics and fault
+// operations) and served at the same pattern in the active PathSet.
 func (s *Server) routes() http.Handler {
 	m := mux.NewRouter()
-	route := func(path string, ms methods) {
+	p := s.paths
+	route := func(name, pattern string, ms methods) {
 		if get, ok := ms[http.MethodGet]; ok {
 			ms[http.MethodHead] = get // Boulder answers HEAD wherever it answers GET
 		}
-		m.Handle(path, named(path, s.endpoint(path, ms)))
+		m.Handle(pattern, named(name, s.endpoint(name, ms)))
 	}
-	route(pathDirectory, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
-	route(pathPebbleDir, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
-	route(pathNewNonce, methods{http.MethodHead: s.newNonce, http.MethodGet: s.newNonce, http.MethodPost: s.newNonce})
-	route(pathNewAccount, methods{http.MethodPost: s.newAccount})
-	route(pathAccount+"{acct:[0-9]+}", methods{http.MethodPost: s.account})
-	route(pathNewOrder, methods{http.MethodPost: s.newOrder})
-	route(pathOrder+"{acct:[0-9]+}/{id:[0-9]+}", methods{http.MethodGet: s.getOrder, http.MethodPost: s.getOrder})
-	route(pathAuthz+"{acct:[0-9]+}/{id:[0-9]+}", methods{http.MethodGet: s.authz, http.MethodPost: s.authz})
-	route(pathChallenge+"{acct:[0-9]+}/{authz:[0-9]+}/{chal}", methods{http.MethodGet: s.challenge, http.MethodPost: s.challenge})
-	route(pathFinalize+"{acct:[0-9]+}/{id:[0-9]+}", methods{http.MethodPost: s.finalize})
-	route(pathCert+"{serial}", methods{http.MethodGet: s.certificate, http.MethodPost: s.certificate})
-	route(pathCert+"{serial}/{chain:[0-9]+}", methods{http.MethodGet: s.certificate, http.MethodPost: s.certificate})
-	route(pathRevoke, methods{http.MethodPost: s.revoke})
-	route(pathKeyChange, methods{http.MethodPost: s.keyChange})
-	route(pathRenewalInfo+"/{certID}", methods{http.MethodGet: s.renewalInfo, http.MethodPost: s.renewalInfo})
+	const acct, id = "{acct:[0-9]+}", "{id:[0-9]+}"
+	route(pathDirectory, pathDirectory, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
+	route(pathPebbleDir, pathPebbleDir, methods{http.MethodGet: s.directory, http.MethodPost: s.directory})
+	route(pathNewNonce, p.newNonce, methods{http.MethodHead: s.newNonce, http.MethodGet: s.newNonce, http.MethodPost: s.newNonce})
+	route(pathNewAccount, p.newAccount, methods{http.MethodPost: s.newAccount})
+	route(pathAccount+acct, p.account+acct, methods{http.MethodPost: s.account})
+	route(pathNewOrder, p.newOrder, methods{http.MethodPost: s.newOrder})
+	route(pathOrder+acct+"/"+id, p.order+acct+p.sep+id, methods{http.MethodGet: s.getOrder, http.MethodPost: s.getOrder})
+	route(pathAuthz+acct+"/"+id, p.authz+acct+p.sep+id, methods{http.MethodGet: s.authz, http.MethodPost: s.authz})
+	route(pathChallenge+acct+"/{authz}/{chal}", p.challenge+acct+p.sep+"{authz:[0-9]+}"+p.sep+"{chal}",
+		methods{http.MethodGet: s.challenge, http.MethodPost: s.challenge})
+	route(pathFinalize+acct+"/"+id, p.finalize+acct+p.sep+id, methods{http.MethodPost: s.finalize})
+	route(pathCert+"{serial}", p.cert+"{serial}", methods{http.MethodGet: s.certificate, http.MethodPost: s.certificate})
+	route(pathCert+"{serial}/{chain}", p.cert+"{serial}"+p.alt+"{chain:[0-9]+}",
+		methods{http.MethodGet: s.certificate, http.MethodPost: s.certificate})
+	route(pathRevoke, p.revoke, methods{http.MethodPost: s.revoke})
+	route(pathKeyChange, p.keyChange, methods{http.MethodPost: s.keyChange})
+	route(pathRenewalInfo+"/{certID}", p.renewalInfo+"/{certID}", methods{http.MethodGet: s.renewalInfo, http.MethodPost: s.renewalInfo})
 	m.NotFoundHandler = named("", s.endpoint("", nil))
 	return m
 }
@@ -50,6 +56,9 @@ func (s *Server) routes() http.Handler {
 const (
 	detailNotFoundPage     = "Page not found"
 	detailMethodNotAllowed = "Method not allowed"
+	// detailNoUserAgent is Pebble's refusal of a request without a
+	// User-Agent (Config.RequireUserAgent).
+	detailNoUserAgent = "User-Agent request header must be set"
 )
 
 // endpoint wraps one path's handlers with the headers every ACME response
@@ -70,7 +79,11 @@ func (s *Server) endpoint(path string, ms methods) http.Handler {
 			h.Set("Replay-Nonce", s.nonces.issue())
 		}
 		if !isDir {
-			h.Add("Link", link(linkerFor(r).url(pathDirectory), "index"))
+			h.Add("Link", link(s.linkerFor(r).url(s.paths.directory), "index"))
+		}
+		if s.cfg.RequireUserAgent && r.UserAgent() == "" {
+			s.writeError(w, r, acme.New(acme.Malformed, detailNoUserAgent))
+			return
 		}
 		dispatch.ServeHTTP(w, r)
 	})

@@ -155,16 +155,26 @@ func (e *Engine) Match(req Request) (Action, bool) {
 	if len(rs.rules) == 0 {
 		return Action{}, false
 	}
-	return e.eval(rs, &req, stageAll)
+	a, fired, _ := e.eval(rs, &req, stageAll, 0)
+	return a, fired
 }
 
-func (e *Engine) eval(rs *ruleSet, req *Request, st stage) (Action, bool) {
+// eval tries the rules from index start in order; the first that fires
+// wins. The early stage (Middleware, which does not know the account,
+// identifiers or profile yet) stops at the first rule of the operation
+// that filters on them and reports its index, where the late stage
+// (Check) resumes with every rule, so rules are always tried in order.
+func (e *Engine) eval(rs *ruleSet, req *Request, st stage, start int) (Action, bool, int) {
 	bit := req.Operation.bit()
-	for _, r := range rs.rules {
-		if st == stageEarly && r.detail || st == stageLate && !r.detail {
+	for i := start; i < len(rs.rules); i++ {
+		r := rs.rules[i]
+		if r.ops&bit == 0 {
 			continue
 		}
-		if r.ops&bit == 0 || !r.try(req, e.clock) {
+		if st == stageEarly && r.detail {
+			return Action{}, false, i
+		}
+		if !r.try(req, e.clock) {
 			continue
 		}
 		a := r.action
@@ -178,9 +188,9 @@ func (e *Engine) eval(rs *ruleSet, req *Request, st stage) (Action, bool) {
 			a.Jitter = 0
 		}
 		e.fired(r, *req)
-		return a, true
+		return a, true, i
 	}
-	return Action{}, false
+	return Action{}, false, len(rs.rules)
 }
 
 // try reports whether r fires for req (whose operation r covers), moving

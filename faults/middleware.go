@@ -15,6 +15,7 @@ type reqState struct {
 	op     Operation
 	early  Action // the action that fired in Middleware, if any
 	fired  bool
+	resume int          // the rule Check starts from when none fired early
 	writer *faultWriter // nil unless a body or type change may be needed
 }
 
@@ -53,7 +54,7 @@ func (e *Engine) Middleware(opOf func(*http.Request) Operation, writeError Error
 				return
 			}
 			st := &reqState{op: op}
-			st.early, st.fired = e.eval(rs, &Request{Operation: op, Method: r.Method}, stageEarly)
+			st.early, st.fired, st.resume = e.eval(rs, &Request{Operation: op, Method: r.Method}, stageEarly, 0)
 			if (st.fired && st.early.rewrites()) || rs.late {
 				st.writer = &faultWriter{ResponseWriter: w}
 				w = st.writer
@@ -102,10 +103,13 @@ func (e *Engine) apply(w http.ResponseWriter, r *http.Request, a Action, st *req
 // during Delay. Call it at most once per request.
 func (e *Engine) Check(w http.ResponseWriter, r *http.Request, req Request) (Action, error) {
 	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	if st != nil && st.fired { // Middleware already applied the one rule that fires
+		return st.early, nil
+	}
 	rs := e.rules.Load()
-	stage := stageAll
+	stage, start := stageAll, 0
 	if st != nil {
-		stage = stageLate
+		stage, start = stageLate, st.resume
 		if req.Operation == "" {
 			req.Operation = st.op
 		}
@@ -115,16 +119,10 @@ func (e *Engine) Check(w http.ResponseWriter, r *http.Request, req Request) (Act
 	}
 	a, fired := Action{}, false
 	if len(rs.rules) > 0 && (st == nil || rs.late) {
-		a, fired = e.eval(rs, &req, stage)
+		a, fired, _ = e.eval(rs, &req, stage, start)
 	}
 	if !fired {
-		if st != nil && st.fired {
-			return st.early, nil
-		}
 		return Action{}, nil
-	}
-	if st != nil && a.Stuck == "" {
-		a.Stuck = st.early.Stuck
 	}
 	if err := e.Wait(r.Context(), a.Delay); err != nil {
 		return a, err

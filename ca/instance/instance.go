@@ -47,6 +47,17 @@ type Config struct {
 	// HTTPListen is the plain-HTTP address for AIA (and later CRL/OCSP).
 	// Default 127.0.0.1:14080.
 	HTTPListen string
+	// NoMgmtListener and NoHTTPListener open no management or plain-HTTP
+	// listener (MgmtListen / HTTPListen are then ignored), for drop-in
+	// modes that must bind only what their configuration names. Without
+	// the HTTP listener, certificates carry no AIA or CRL URL unless
+	// PublicURL is set. Default false (both open).
+	NoMgmtListener bool
+	NoHTTPListener bool
+	// TLSCertificate, if set, is the serving certificate of the ACME and
+	// management listeners instead of one issued by the hierarchy (Pebble's
+	// certificate/privateKey). Default nil.
+	TLSCertificate *tls.Certificate
 	// TLSHosts are extra SANs for the serving certificate.
 	TLSHosts []string
 	// PublicURL is the base of the AIA, CRL and OCSP URLs put in
@@ -103,18 +114,30 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	lns, err := listenAll(cfg.Listen, cfg.MgmtListen, cfg.HTTPListen)
+	addrs := []string{cfg.Listen, cfg.MgmtListen, cfg.HTTPListen}
+	if cfg.NoMgmtListener {
+		addrs[1] = ""
+	}
+	if cfg.NoHTTPListener {
+		addrs[2] = ""
+	}
+	lns, err := listenAll(addrs...)
 	if err != nil {
 		return nil, err
 	}
-	httpAddr := lns[2].Addr().String()
+	httpAddr := ""
+	if lns[2] != nil {
+		httpAddr = lns[2].Addr().String()
+	}
 	public := strings.TrimSuffix(cfg.PublicURL, "/")
-	if public == "" {
+	if public == "" && httpAddr != "" {
 		public = "http://" + httpAddr
 	}
-	cfg.PKI.AIABaseURL, cfg.PKI.CRLBaseURL = public+"/aia/", public+"/crl/"
-	if cfg.CA.OCSP {
-		cfg.PKI.OCSPBaseURL = public + "/ocsp"
+	if public != "" {
+		cfg.PKI.AIABaseURL, cfg.PKI.CRLBaseURL = public+"/aia/", public+"/crl/"
+		if cfg.CA.OCSP {
+			cfg.PKI.OCSPBaseURL = public + "/ocsp"
+		}
 	}
 	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
 		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
@@ -142,9 +165,15 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 		return nil, err
 	}
 	srv, bundle, tlsCert := p.server, p.bundle, p.tlsCert
+	if cfg.TLSCertificate != nil {
+		tlsCert = *cfg.TLSCertificate
+	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12}
 	i := &Instance{server: srv, dns: dns, bundle: bundle, acmeAddr: lns[0].Addr().String(),
-		mgmtAddr: lns[1].Addr().String(), httpAddr: httpAddr, errs: make(chan error, 4)}
+		httpAddr: httpAddr, errs: make(chan error, 4)}
+	if lns[1] != nil {
+		i.mgmtAddr = lns[1].Addr().String()
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	i.cancel = cancel
 	i.wg.Go(func() { _ = srv.Run(runCtx) })
@@ -155,6 +184,9 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	i.closers = append(i.closers, p.closeStore)
 	handlers := []http.Handler{acmeHandler(p), mgmtHandler(p), srv.PublicHandler()}
 	for n, ln := range lns {
+		if ln == nil {
+			continue
+		}
 		hs := &http.Server{Handler: handlers[n], ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 		if n < 2 {
@@ -346,9 +378,14 @@ func (p parts) closeSink() error {
 	return p.sink.Close()
 }
 
+// listenAll binds every address; an empty one gets a nil listener.
 func listenAll(addrs ...string) ([]net.Listener, error) {
 	var lns []net.Listener
 	for _, a := range addrs {
+		if a == "" {
+			lns = append(lns, nil)
+			continue
+		}
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
 			closeAll(lns)
@@ -361,6 +398,9 @@ func listenAll(addrs ...string) ([]net.Listener, error) {
 
 func closeAll(lns []net.Listener) {
 	for _, ln := range lns {
+		if ln == nil {
+			continue
+		}
 		_ = ln.Close()
 	}
 }
