@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fakeca/fakeca/internal/yamltest"
 )
 
 func ids(v ...string) []OverrideID {
@@ -194,24 +194,8 @@ overrides:
 // TestBadConfigFiles loads each testdata/bad_*.yaml strictly, as cmd/fakeca
 // does, and expects the error named on its "# want:" first line.
 func TestBadConfigFiles(t *testing.T) {
-	files, err := filepath.Glob("testdata/bad_*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, _, _ := strings.Cut(string(data), "\n")
-			want, ok := strings.CutPrefix(first, "# want: ")
-			if !ok {
-				t.Fatal(`first line must be "# want: <error>"`)
-			}
-			if _, err = decodeConfig(data); err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("got %v, want %q", err, want)
-			}
-		})
-	}
+	yamltest.BadFiles(t, "testdata", func(data []byte) error {
+		_, err := decodeConfig(data)
+		return err
+	})
 }

@@ -1,14 +1,12 @@
 package pki
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/fakeca/fakeca/internal/yamltest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -80,30 +78,5 @@ func TestNewRejects(t *testing.T) {
 // TestBadConfigFiles loads each testdata/bad_*.yaml strictly, as cmd/fakeca
 // does, and expects the error named on its "# want:" first line.
 func TestBadConfigFiles(t *testing.T) {
-	files, err := filepath.Glob("testdata/bad_*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			first, _, _ := strings.Cut(string(data), "\n")
-			want, ok := strings.CutPrefix(first, "# want: ")
-			if !ok {
-				t.Fatal(`first line must be "# want: <error>"`)
-			}
-			var cfg Config
-			dec := yaml.NewDecoder(bytes.NewReader(data))
-			dec.KnownFields(true)
-			if err = dec.Decode(&cfg); err == nil {
-				err = cfg.Validate()
-			}
-			if err == nil || !strings.Contains(err.Error(), want) {
-				t.Fatalf("got %v, want %q", err, want)
-			}
-		})
-	}
+	yamltest.BadFiles(t, "testdata", func(data []byte) error { return yamltest.Strict(data, &Config{}) })
 }
