@@ -96,35 +96,62 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 		return a, acme.New(acme.Malformed, detailAuthzNotPending)
 	}
 	started := false
+	acctURI := s.linkerFor(r).account(acct.ID)
 	a, err := s.store.UpdateAuthz(r.Context(), a.ID, func(cur *store.Authorization) error {
 		c := &cur.Challenges[idx]
 		if cur.Status != acme.StatusPending || c.Status != acme.StatusPending {
 			return nil // lost a race: show what is there
 		}
 		started = true
-		c.Status = acme.StatusProcessing
+		c.Status, c.AccountURI = acme.StatusProcessing, acctURI
 		return nil
 	})
 	if err != nil || !started {
 		return a, err
 	}
-	jwk, err := s.accountKey(acct)
+	vr, err := s.validationRequest(acct, a, idx)
 	if err != nil {
 		return a, err
+	}
+	s.record(events.Event{Kind: events.ChallengeStarted, Account: a.AccountID, Authz: a.ID,
+		Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, nil)
+	return a, s.enqueueValidation(r.Context(), a, idx, vr)
+}
+
+// validationRequest is what the validator needs for challenge idx of a,
+// which belongs to acct: the key authorization uses the account key's
+// thumbprint, and the account URL is the one stored with the challenge.
+func (s *Server) validationRequest(acct store.Account, a store.Authorization, idx int) (challengeval.Request, error) {
+	jwk, err := s.accountKey(acct)
+	if err != nil {
+		return challengeval.Request{}, err
 	}
 	thumb, err := keyID(jwk)
 	if err != nil {
-		return a, err
+		return challengeval.Request{}, err
 	}
 	c := a.Challenges[idx]
-	vr := challengeval.Request{Type: c.Type, Identifier: a.Identifier, Wildcard: a.Wildcard, Token: c.Token,
-		KeyAuthorization: c.Token + "." + thumb, AccountURI: s.linkerFor(r).account(acct.ID)}
+	return challengeval.Request{Type: c.Type, Identifier: a.Identifier, Wildcard: a.Wildcard, Token: c.Token,
+		KeyAuthorization: c.Token + "." + thumb, AccountURI: c.AccountURI}, nil
+}
+
+// enqueueValidation queues the validation of challenge idx of a, unless
+// one of a is already queued or running in this process (see claims).
+func (s *Server) enqueueValidation(ctx context.Context, a store.Authorization, idx int, vr challengeval.Request) error {
 	id := a.ID
-	s.record(events.Event{Kind: events.ChallengeStarted, Account: a.AccountID, Authz: a.ID,
-		Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, nil)
+	if !s.claims.claim(claimAuthz, id) {
+		return nil
+	}
 	fr := faults.Request{Operation: faults.OpValidation, Identifiers: []acme.Identifier{displayIdent(a)},
 		AccountID: a.AccountID, Profile: s.profileName(a.Profile)}
-	return a, s.enqueue(r.Context(), func(ctx context.Context) { s.validate(ctx, id, idx, vr, fr) })
+	err := s.enqueue(ctx, func(ctx context.Context) {
+		defer s.claims.release(claimAuthz, id)
+		s.validate(ctx, id, idx, vr, fr)
+	})
+	if err != nil {
+		s.claims.release(claimAuthz, id)
+	}
+	return err
 }
 
 // validate runs one validation and records its outcome on the challenge and
@@ -132,6 +159,9 @@ func (s *Server) startValidation(r *http.Request, acct store.Account, a store.Au
 func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challengeval.Request, fr faults.Request) {
 	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
 	defer cancel()
+	if a, err := s.store.GetAuthz(ctx, authzID); err == nil && !a.Unfinished() {
+		return // deactivated meanwhile, or a resumed job that came late
+	}
 	verr := s.faultedValidation(ctx, fr, func() error { return s.safeValidate(ctx, vr) })
 	now := s.clock.Now().UTC()
 	recorded := false

@@ -83,15 +83,14 @@ func (s *Server) startFinalize(w http.ResponseWriter, r *http.Request, o store.O
 		if cur.BeganProcessing {
 			return acme.New(acme.OrderNotReady, detailOrderNotReady, acme.StatusProcessing)
 		}
-		cur.BeganProcessing = true
+		cur.BeganProcessing, cur.CSR = true, csr.Raw
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	id := o.ID
-	if fault.Stuck != acme.StatusProcessing { // that fault leaves it processing for ever
-		if err := s.enqueue(r.Context(), func(ctx context.Context) { s.issue(ctx, id, csr) }); err != nil {
+	if fault.Stuck != acme.StatusProcessing { // that fault leaves it processing (until a restart resumes it)
+		if err := s.enqueueIssuance(r.Context(), o.ID, csr); err != nil {
 			return err
 		}
 	}
@@ -180,6 +179,22 @@ func (s *Server) recheckCAA(ctx context.Context, acctURI string, authzs []store.
 	return challengeval.RecheckError(failures)
 }
 
+// enqueueIssuance queues the issuance of a processing order, unless it is
+// already queued or running in this process (see claims).
+func (s *Server) enqueueIssuance(ctx context.Context, orderID int64, csr *x509.CertificateRequest) error {
+	if !s.claims.claim(claimOrder, orderID) {
+		return nil
+	}
+	err := s.enqueue(ctx, func(ctx context.Context) {
+		defer s.claims.release(claimOrder, orderID)
+		s.issue(ctx, orderID, csr)
+	})
+	if err != nil {
+		s.claims.release(claimOrder, orderID)
+	}
+	return err
+}
+
 // issue signs the certificate for a processing order and records it; on
 // failure the order becomes invalid with Boulder's finalize error.
 func (s *Server) issue(ctx context.Context, orderID int64, csr *x509.CertificateRequest) {
@@ -200,6 +215,12 @@ func (s *Server) issue(ctx context.Context, orderID int64, csr *x509.Certificate
 		s.log.Info("issuance failed by a fault", "order", orderID, "problem", err.Error())
 		return
 	}
+	s.failIssuance(ctx, orderID, err)
+}
+
+// failIssuance makes a processing order invalid with serverInternal after
+// an unexpected error, which is logged but not shown to the client.
+func (s *Server) failIssuance(ctx context.Context, orderID int64, err error) {
 	s.log.Error("issuance failed", "order", orderID, "err", err)
 	s.metrics.order(orderInvalid)
 	s.record(events.Event{Kind: events.IssuanceFailed, Order: orderID, Message: err.Error()}, nil)
@@ -216,6 +237,9 @@ func (s *Server) issueOrder(ctx context.Context, orderID int64, csr *x509.Certif
 	o, err := s.store.GetOrder(ctx, orderID)
 	if err != nil {
 		return err
+	}
+	if !o.Unfinished() { // already issued or failed (a resumed job that came late)
+		return nil
 	}
 	if fault, ok := s.matchFaults(faults.Request{Operation: faults.OpIssuance, Identifiers: o.Identifiers,
 		AccountID: o.AccountID, Profile: s.profileName(o.Profile)}); ok {

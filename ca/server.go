@@ -43,6 +43,7 @@ type Server struct {
 	incidents incidents
 	metrics   *Metrics // nil records nothing
 	paths     paths    // the URL paths of cfg.Paths
+	claims    claims   // issuances and validations queued or running
 }
 
 // job is asynchronous work: a validation or an issuance. It runs with a
@@ -89,9 +90,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 }
 
 // Run processes validations and issuances until ctx is done, then waits for
-// the work in flight (each job bounds its own duration) and returns.
+// the work in flight (each job bounds its own duration) and returns. As it
+// starts, it re-queues the issuances and validations that the store lists
+// as unfinished, those a previous process acknowledged and did not finish
+// (see resume); requests are served meanwhile.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	wg.Go(func() { s.resume(ctx) })
 	for range s.cfg.ValidationWorkers {
 		wg.Go(func() {
 			for {

@@ -16,6 +16,7 @@ func cloneOrder(o Order) Order {
 	o.Identifiers = slices.Clone(o.Identifiers)
 	o.AuthzIDs = slices.Clone(o.AuthzIDs)
 	o.Error = cloneProblemPtr(o.Error)
+	o.CSR = slices.Clone(o.CSR)
 	return o
 }
 

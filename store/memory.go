@@ -16,7 +16,8 @@ const nShards = 64
 //
 // Every table (accounts, orders, authorizations, certificates) and every
 // secondary index (account key → account, order key → orders, authz key →
-// valid authorizations, blocked keys) is split into 64 shards, each guarded
+// valid authorizations, blocked keys, unfinished orders and
+// authorizations) is split into 64 shards, each guarded
 // by its own sync.RWMutex: there is no store-wide lock, and unrelated
 // accounts, orders and authorizations rarely share one. Objects with an
 // int64 ID are sharded by ID; everything else by a hash of its key. IDs come
@@ -64,6 +65,9 @@ type Memory struct {
 	orderIdx  index
 	authzIdx  index
 	blocked   [nShards]shard[string, struct{}]
+	// unfinishedOrders and unfinishedAuthzs name the objects Unfinished
+	// returns.
+	unfinishedOrders, unfinishedAuthzs idSet
 	// revoked lists revoked serials by CRL shard (issuer ID + "/" + shard).
 	revoked [nShards]shard[string, map[string]struct{}]
 }

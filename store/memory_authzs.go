@@ -45,6 +45,8 @@ func (m *Memory) GetAuthzs(ctx context.Context, ids []int64) ([]Authorization, e
 // lock. An authorization that becomes valid, or whose key or expiry changes
 // while valid, is filed for FindValidAuthz after the lock is released; one
 // that stops being valid is dropped from that index by the next look-up.
+// One that becomes unfinished, or stops being so, is filed or unfiled for
+// Unfinished.
 func (m *Memory) UpdateAuthz(ctx context.Context, id int64, mutate func(*Authorization) error) (Authorization, error) {
 	if err := ctx.Err(); err != nil {
 		return Authorization{}, err
@@ -71,6 +73,7 @@ func (m *Memory) UpdateAuthz(ctx context.Context, id int64, mutate func(*Authori
 		old.Profile != cur.Profile) {
 		m.fileAuthz(*cur, c.ver)
 	}
+	m.unfinishedAuthzs.refile(id, c.ver, old.Unfinished(), cur.Unfinished())
 	return c.cur, nil
 }
 

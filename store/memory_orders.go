@@ -37,6 +37,9 @@ func (m *Memory) CreateOrder(ctx context.Context, o Order, newAuthzs []Authoriza
 		if a.Status == acme.StatusValid {
 			m.fileAuthz(a, 1)
 		}
+		if a.Unfinished() {
+			m.unfinishedAuthzs.put(a.ID, 1)
+		}
 		ids = append(ids, a.ID)
 	}
 	o = cloneOrder(o)
@@ -45,6 +48,9 @@ func (m *Memory) CreateOrder(ctx context.Context, o Order, newAuthzs []Authoriza
 	m.orders.insert(idHash(o.ID), o.ID, cloneOrder(o))
 	if !o.BeganProcessing {
 		m.fileOrder(o, 1)
+	}
+	if o.Unfinished() {
+		m.unfinishedOrders.put(o.ID, 1)
 	}
 	return o, nil
 }
@@ -64,7 +70,9 @@ func (m *Memory) GetOrder(ctx context.Context, id int64) (Order, error) {
 // UpdateOrder applies mutate to the order under its shard's write lock. An
 // order that becomes reusable again, or whose key or expiry changes while it
 // is reusable, is filed again for FindReusableOrder; one that begins
-// processing is dropped from that index by the next look-up.
+// processing is dropped from that index by the next look-up. An order that
+// becomes unfinished, or stops being so, is filed or unfiled for
+// Unfinished.
 func (m *Memory) UpdateOrder(ctx context.Context, id int64, mutate func(*Order) error) (Order, error) {
 	if err := ctx.Err(); err != nil {
 		return Order{}, err
@@ -90,6 +98,7 @@ func (m *Memory) UpdateOrder(ctx context.Context, id int64, mutate func(*Order) 
 		!slices.Equal(old.Identifiers, cur.Identifiers)) {
 		m.fileOrder(*cur, c.ver)
 	}
+	m.unfinishedOrders.refile(id, c.ver, old.Unfinished(), cur.Unfinished())
 	return c.cur, nil
 }
 

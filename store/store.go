@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/fakeca/fakeca/acme"
 )
 
 // Sentinel errors returned by every backend.
@@ -70,8 +72,39 @@ type Store interface {
 	// for that shard lists.
 	RevokedCertificates(ctx context.Context, issuerID string, shard int, expiresAfter time.Time) ([]Certificate, error)
 
+	// Unfinished returns the work the CA acknowledged and has not finished,
+	// each list in ID order: the orders for which Order.Unfinished holds
+	// (issuance began, no certificate, no error) and the authorizations for
+	// which Authorization.Unfinished holds (pending, a challenge being
+	// validated). A CA calls it at start to resume what a restart
+	// interrupted. Backends keep these in an index maintained with every
+	// write, so the cost follows the unfinished objects, not all of them.
+	Unfinished(ctx context.Context) (orders []Order, authzs []Authorization, err error)
+
 	// BlockKey adds a SubjectPublicKeyInfo hash to the blocked-key list.
 	BlockKey(ctx context.Context, keyHash string) error
 	// KeyBlocked reports whether the hash is on the blocked-key list.
 	KeyBlocked(ctx context.Context, keyHash string) (bool, error)
+}
+
+// Unfinished reports whether the order's issuance began and has no outcome
+// yet: BeganProcessing, no CertSerial and no Error.
+func (o *Order) Unfinished() bool {
+	return o.BeganProcessing && o.CertSerial == "" && o.Error == nil
+}
+
+// Unfinished reports whether a validation of the authorization began and
+// has no outcome yet: it is pending and one of its challenges is
+// processing. (A processing challenge of an authorization deactivated
+// meanwhile has nothing left to decide.)
+func (a *Authorization) Unfinished() bool {
+	if a.Status != acme.StatusPending {
+		return false
+	}
+	for i := range a.Challenges {
+		if a.Challenges[i].Status == acme.StatusProcessing {
+			return true
+		}
+	}
+	return false
 }

@@ -49,6 +49,10 @@ type Order struct {
 	BeganProcessing bool
 	Error           *Problem
 	CertSerial      string
+	// CSR is the DER certificate request that finalization accepted, set
+	// together with BeganProcessing, so that an issuance interrupted by a
+	// restart can be resumed (see Store.Unfinished). nil before.
+	CSR []byte
 }
 
 // Authorization is an ACME authorization with its challenges. ID is assigned
@@ -72,6 +76,11 @@ type Challenge struct {
 	Status    acme.Status
 	Validated time.Time
 	Error     *Problem
+	// AccountURI is the account URL the client was shown when it accepted
+	// the challenge (URLs follow the Host the client used), set when the
+	// challenge becomes processing, so that a validation resumed after a
+	// restart checks the same dns-account-01 label and CAA accounturi.
+	AccountURI string
 }
 
 // Certificate is an issued certificate.

@@ -431,10 +431,6 @@ const crashHeld = `faults:
 // Faults hold both steps in the first process so the kill finds them in
 // flight; the restarted one has no faults.
 func TestCrashResumesAcknowledgedWork(t *testing.T) {
-	t.Skip("BUG: issuances and validations are queued only in memory (ca/finalize.go:94 startFinalize and " +
-		"ca/challenge.go:127 startValidation enqueue closures; the CSR is not stored) and nothing resumes them at start " +
-		"(ca/server.go:93 Run), so after a crash the order stays processing and the authorization pending for ever: " +
-		"store the CSR with BeganProcessing, and in Run re-queue orders processing without a certificate and challenges processing")
 	if runtime.GOOS != "linux" {
 		t.Skip("needs SIGKILL")
 	}

@@ -57,7 +57,8 @@ func (s *Store) GetAuthzs(ctx context.Context, ids []int64) ([]store.Authorizati
 
 // UpdateAuthz applies mutate to the authorization in one transaction, which
 // also files it for FindValidAuthz while it is valid (under its current key
-// and expiry) and unfiles it when it stops being valid.
+// and expiry) and unfiles it when it stops being valid, and likewise for
+// Unfinished while it is unfinished.
 func (s *Store) UpdateAuthz(ctx context.Context, id int64, mutate func(*store.Authorization) error) (store.Authorization, error) {
 	var out store.Authorization
 	err := s.write(ctx, func(tx *bbolt.Tx) error {
@@ -86,14 +87,17 @@ func (s *Store) UpdateAuthz(ctx context.Context, id int64, mutate func(*store.Au
 }
 
 // putAuthz writes cur, whose previous state is old (nil for a new
-// authorization), and updates the authz index.
+// authorization), and updates the authz and unfinished indexes.
 func putAuthz(tx *bbolt.Tx, old, cur *store.Authorization) error {
 	if err := bucket(tx, bucketAuthzs).Put(idKey(cur.ID), encodeAuthz(cur)); err != nil {
 		return err
 	}
-	var was entry
+	var was, wasUnfinished entry
 	if old != nil {
-		was = authzEntry(old)
+		was, wasUnfinished = authzEntry(old), unfinishedAuthzEntry(old)
+	}
+	if _, err := reindex(bucket(tx, bucketUnfinishedAuthzs), wasUnfinished, unfinishedAuthzEntry(cur)); err != nil {
+		return err
 	}
 	now := authzEntry(cur)
 	idx := bucket(tx, bucketAuthzIndex)

@@ -23,6 +23,9 @@ const (
 	bucketCerts       = "certs"        // strKey(serial) → certificate
 	bucketRevoked     = "revoked"      // revokedEntry
 	bucketBlocked     = "blocked-keys" // strKey(hash) → nothing
+	// idKey(id) → nothing, for each unfinished order / authorization
+	bucketUnfinishedOrders = "unfinished-orders"
+	bucketUnfinishedAuthzs = "unfinished-authzs"
 )
 
 // keyFormat is the meta key holding formatVersion.
@@ -62,7 +65,8 @@ func (o Options) Validate() error {
 // Store is the embedded on-disk Store, a single bbolt file. It keeps one
 // bucket per kind of object, keyed by ID (serial, hash), and index buckets
 // for every look-up the CA makes: account key → account, order key → order
-// IDs, authz key → valid authorizations, CRL shard → revoked serials. The
+// IDs, authz key → valid authorizations, CRL shard → revoked serials,
+// unfinished orders and authorizations. The
 // indexes are exact: every write updates objects and indexes in one
 // transaction. IDs come from the object buckets' sequences, so they survive
 // restarts and are never handed out twice.
@@ -117,10 +121,12 @@ func Open(path string, opts Options) (*Store, error) {
 	return &Store{db: db, commit: newCommitter(db)}, nil
 }
 
-// initBuckets creates missing buckets and checks the format version.
+// initBuckets creates missing buckets and checks the format version,
+// upgrading a version 1 file (see upgradeV1).
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range []string{bucketMeta, bucketAccounts, bucketAccountKeys, bucketOrders,
-		bucketOrderIndex, bucketAuthzs, bucketAuthzIndex, bucketCerts, bucketRevoked, bucketBlocked} {
+		bucketOrderIndex, bucketAuthzs, bucketAuthzIndex, bucketCerts, bucketRevoked, bucketBlocked,
+		bucketUnfinishedOrders, bucketUnfinishedAuthzs} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return err
 		}
@@ -128,11 +134,41 @@ func initBuckets(tx *bbolt.Tx) error {
 	meta := bucket(tx, bucketMeta)
 	switch v := meta.Get([]byte(keyFormat)); {
 	case v == nil:
-		return meta.Put([]byte(keyFormat), []byte{formatVersion})
-	case len(v) != 1 || v[0] != formatVersion:
+	case len(v) == 1 && v[0] == formatVersion:
+		return nil
+	case len(v) == 1 && v[0] == 1:
+		if err := upgradeV1(tx); err != nil {
+			return fmt.Errorf("upgrading format 1: %w", err)
+		}
+	default:
 		return fmt.Errorf("%w: file format %x, want %d", errCorrupt, v, formatVersion)
 	}
-	return nil
+	return meta.Put([]byte(keyFormat), []byte{formatVersion})
+}
+
+// upgradeV1 upgrades a format 1 file, whose values stay readable as they
+// are (see formatVersion): it fills the unfinished indexes, which format 1
+// did not have, by reading every order and authorization once. An order
+// unfinished in format 1 has no CSR, so resuming it fails it.
+func upgradeV1(tx *bbolt.Tx) error {
+	if err := bucket(tx, bucketOrders).ForEach(func(k, v []byte) error {
+		o, err := decodeOrder(idAt(k), v)
+		if err != nil {
+			return corrupt("order", idAt(k), err)
+		}
+		_, err = reindex(bucket(tx, bucketUnfinishedOrders), entry{}, unfinishedOrderEntry(&o))
+		return err
+	}); err != nil {
+		return err
+	}
+	return bucket(tx, bucketAuthzs).ForEach(func(k, v []byte) error {
+		a, err := decodeAuthz(idAt(k), v)
+		if err != nil {
+			return corrupt("authz", idAt(k), err)
+		}
+		_, err = reindex(bucket(tx, bucketUnfinishedAuthzs), entry{}, unfinishedAuthzEntry(&a))
+		return err
+	})
 }
 
 // Close closes the database, waiting for running transactions. Operations

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"encoding/gob"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -21,9 +22,9 @@ func TestCodecFields(t *testing.T) {
 		want int
 	}{
 		"Account":       {reflect.TypeFor[store.Account](), 8},
-		"Order":         {reflect.TypeFor[store.Order](), 13},
+		"Order":         {reflect.TypeFor[store.Order](), 14},
 		"Authorization": {reflect.TypeFor[store.Authorization](), 9},
-		"Challenge":     {reflect.TypeFor[store.Challenge](), 5},
+		"Challenge":     {reflect.TypeFor[store.Challenge](), 6},
 		"Certificate":   {reflect.TypeFor[store.Certificate](), 14},
 		"Problem":       {reflect.TypeFor[store.Problem](), 5},
 		"Identifier":    {reflect.TypeFor[acme.Identifier](), 2},
@@ -60,9 +61,10 @@ func TestCodecRoundTrip(t *testing.T) {
 		CreatedAt: sampleTime(), InitialIP: "::1", EABKeyID: "e"}
 	order := store.Order{ID: 2, AccountID: -1, Identifiers: []acme.Identifier{}, AuthzIDs: []int64{1, -5},
 		Profile: "p", Replaces: "r", Created: sampleTime(), Expires: time.Unix(-1e12, 1).UTC(),
-		NotAfter: sampleTime(), BeganProcessing: true, Error: sampleProblem(), CertSerial: "s"}
+		NotAfter: sampleTime(), BeganProcessing: true, Error: sampleProblem(), CertSerial: "s", CSR: []byte{0x30, 0}}
 	authz := sampleAuthz()
 	authz.Wildcard, authz.Challenges[1].Error = true, sampleProblem()
+	authz.Challenges[0].AccountURI = "https://ca.example/acme/acct/3"
 	cert := store.Certificate{Serial: "0a", AccountID: 1, OrderID: 2, DER: []byte{1, 2}, IssuerID: "E5",
 		CRLShard: -3, Identifiers: []acme.Identifier{{}}, Issued: sampleTime(), Expires: sampleTime(),
 		KeyHash: "h", Revoked: true, RevokedAt: sampleTime(), Reason: 4, ReplacementOrder: 9}
@@ -94,12 +96,54 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// Format 1 values, as the version 1 codec wrote them: an order that began
+// processing and an authorization whose first challenge is processing.
+const (
+	v1Order = "01060203646e7309612e6578616d706c65020e0000cab0fa86dd03d804cab0fa86dd03d80400000000010000"
+	v1Authz = "010603646e7318686f73742d303030303030312e6578616d706c652e636f6d0007636c61737369630770656e64696e67" +
+		"cab0fa86dd03d804eae8fa86dd03d8040407687474702d30312c30303030303030303030303030303030303030303030" +
+		"303030303030303030303030303030303030303030310a70726f63657373696e67cab0fa86dd03d8040006646e732d30" +
+		"312c30303030303030303030303030303030303030303030303030303030303030303030303030303030303030310770" +
+		"656e64696e670000000b746c732d616c706e2d30312c3030303030303030303030303030303030303030303030303030" +
+		"3030303030303030303030303030303030310770656e64696e67000000"
+)
+
+// TestCodecReadsVersion1: format 1 values read back with the fields of
+// format 2 empty, and are rewritten in format 2.
+func TestCodecReadsVersion1(t *testing.T) {
+	wantOrder := store.Order{ID: 1, AccountID: 3, Identifiers: []acme.Identifier{{Type: acme.TypeDNS, Value: "a.example"}},
+		AuthzIDs: []int64{7}, Created: sampleTime(), Expires: sampleTime(), BeganProcessing: true}
+	wantAuthz := sampleAuthz()
+	wantAuthz.Status, wantAuthz.Challenges[0].Status = acme.StatusPending, acme.StatusProcessing
+	o, err := decodeOrder(1, unhex(t, v1Order))
+	if err != nil || !reflect.DeepEqual(o, wantOrder) {
+		t.Errorf("version 1 order:\n got %+v, %v\nwant %+v", o, err, wantOrder)
+	}
+	a, err := decodeAuthz(wantAuthz.ID, unhex(t, v1Authz))
+	if err != nil || !reflect.DeepEqual(a, wantAuthz) {
+		t.Errorf("version 1 authz:\n got %+v, %v\nwant %+v", a, err, wantAuthz)
+	}
+	if v := encodeOrder(&o); v[0] != formatVersion {
+		t.Errorf("re-encoded in version %d, want %d", v[0], formatVersion)
+	}
+}
+
+func unhex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestCodecCorrupt(t *testing.T) {
 	a := sampleAuthz()
 	good := encodeAuthz(&a)
 	cases := map[string][]byte{
 		"empty":          {},
-		"other version":  append([]byte{formatVersion + 1}, good[1:]...),
+		"newer version":  append([]byte{formatVersion + 1}, good[1:]...),
+		"version 0":      append([]byte{0}, good[1:]...),
 		"truncated":      good[:len(good)-1],
 		"trailing bytes": append(bytes.Clone(good), 0),
 		"huge count":     {formatVersion, 0, 2, 'd', 'x', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},

@@ -121,6 +121,24 @@ func authzEntry(a *store.Authorization) entry {
 	return entry{k: binary.BigEndian.AppendUint64(k, uint64(a.ID)), v: []byte{}}
 }
 
+// unfinishedOrderEntry files an unfinished order (store.Order.Unfinished)
+// by ID.
+func unfinishedOrderEntry(o *store.Order) entry {
+	if !o.Unfinished() {
+		return entry{}
+	}
+	return entry{k: idKey(o.ID), v: []byte{}}
+}
+
+// unfinishedAuthzEntry files an unfinished authorization
+// (store.Authorization.Unfinished) by ID.
+func unfinishedAuthzEntry(a *store.Authorization) entry {
+	if !a.Unfinished() {
+		return entry{}
+	}
+	return entry{k: idKey(a.ID), v: []byte{}}
+}
+
 // revokedEntry files a revoked certificate under its CRL shard: prefix +
 // serial → nothing, so a prefix scan lists serials in order.
 func revokedEntry(c *store.Certificate) entry {

@@ -62,15 +62,18 @@ func (s *Store) CreateOrder(ctx context.Context, o store.Order, newAuthzs []stor
 }
 
 // putOrder writes cur, whose previous state is old (nil for a new order),
-// updates the order index and returns the encoded order.
+// updates the order and unfinished indexes and returns the encoded order.
 func putOrder(tx *bbolt.Tx, old, cur *store.Order) ([]byte, error) {
 	v := encodeOrder(cur)
 	if err := bucket(tx, bucketOrders).Put(idKey(cur.ID), v); err != nil {
 		return nil, err
 	}
-	var was entry
+	var was, wasUnfinished entry
 	if old != nil {
-		was = orderEntry(old)
+		was, wasUnfinished = orderEntry(old), unfinishedOrderEntry(old)
+	}
+	if _, err := reindex(bucket(tx, bucketUnfinishedOrders), wasUnfinished, unfinishedOrderEntry(cur)); err != nil {
+		return nil, err
 	}
 	now := orderEntry(cur)
 	idx := bucket(tx, bucketOrderIndex)
@@ -106,7 +109,8 @@ func getOrder(tx *bbolt.Tx, id int64) (store.Order, error) {
 
 // UpdateOrder applies mutate to the order in one transaction, which also
 // moves the order in the reuse index: out of it when it begins processing,
-// back in if it stops, and to its new key or expiry if those change.
+// back in if it stops, and to its new key or expiry if those change; and
+// files or unfiles it for Unfinished.
 func (s *Store) UpdateOrder(ctx context.Context, id int64, mutate func(*store.Order) error) (store.Order, error) {
 	var out store.Order
 	err := s.write(ctx, func(tx *bbolt.Tx) error {

@@ -210,6 +210,7 @@ func canceled(t *testing.T, newStore func(*testing.T) store.Store) {
 			_, err := s.FindValidAuthz(ctx, store.AuthzKey{AccountID: acct.ID, Identifier: dns("a.example")}, base())
 			return err
 		},
+		"Unfinished":     func() error { _, _, err := s.Unfinished(ctx); return err },
 		"AddCertificate": func() error { return s.AddCertificate(ctx, newCert("ff", acct.ID, o.ID)) },
 		"GetCertificate": func() error { _, err := s.GetCertificate(ctx, serial); return err },
 		"UpdateCertificate": func() error {

@@ -1,0 +1,86 @@
+package bolt
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	bbolt "go.etcd.io/bbolt"
+)
+
+// writeFile creates a database file with the format byte and the given
+// raw values, as an older fakeca left it.
+func writeFile(t *testing.T, format byte, values map[string]map[int64]string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucket([]byte(bucketMeta))
+		if err != nil {
+			return err
+		}
+		if err := meta.Put([]byte(keyFormat), []byte{format}); err != nil {
+			return err
+		}
+		for name, vs := range values {
+			b, err := tx.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			for id, v := range vs {
+				if err := b.Put(idKey(id), unhex(t, v)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err := errors.Join(err, db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestOpenUpgradesVersion1: a format 1 file opens, its unfinished work is
+// indexed, and it is format 2 from then on.
+func TestOpenUpgradesVersion1(t *testing.T) {
+	path := writeFile(t, 1, map[string]map[int64]string{
+		bucketOrders: {1: v1Order},
+		bucketAuthzs: {7: v1Authz},
+	})
+	for range 2 { // the second Open finds format 2
+		s, err := Open(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders, authzs, err := s.Unfinished(t.Context())
+		if err != nil || len(orders) != 1 || orders[0].ID != 1 || orders[0].CSR != nil ||
+			len(authzs) != 1 || authzs[0].ID != 7 {
+			t.Errorf("Unfinished after the upgrade: %+v, %+v, %v; want order 1 and authz 7", orders, authzs, err)
+		}
+		err = s.db.View(func(tx *bbolt.Tx) error {
+			if v := bucket(tx, bucketMeta).Get([]byte(keyFormat)); len(v) != 1 || v[0] != formatVersion {
+				t.Errorf("format after the upgrade: %x, want %d", v, formatVersion)
+			}
+			return nil
+		})
+		if err := errors.Join(err, s.Close()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenRefusesUnknownFormat(t *testing.T) {
+	for _, format := range []byte{0, formatVersion + 1} {
+		path := writeFile(t, format, nil)
+		if s, err := Open(path, Options{}); !errors.Is(err, errCorrupt) {
+			if err == nil {
+				_ = s.Close()
+			}
+			t.Errorf("Open of format %d: %v, want errCorrupt", format, err)
+		}
+	}
+}
