@@ -187,9 +187,16 @@ func (p Profile) validate(path string) error {
 }
 
 func (p Profile) certProfile(name string) pki.Profile {
-	return pki.Profile{Name: name, Validity: p.Validity, Backdate: time.Hour,
+	return pki.Profile{Name: name, Validity: p.Validity, Backdate: p.backdate(),
 		OmitCommonName: p.OmitCommonName, OmitKeyEncipherment: p.OmitKeyEncipherment, OmitSKID: p.OmitSKID}
 }
+
+// backdate is how far notBefore lies before issuance: about an hour, as
+// Boulder's 0.9 × maxValidityBackdate (1h5m in its test config), but at most
+// a tenth of the validity, so a 5-minute profile does not issue
+// certificates that are already expired (fakeca's choice: LE has no such
+// profiles).
+func (p Profile) backdate() time.Duration { return min(time.Hour, p.Validity/10) }
 
 // Validator performs one challenge validation, and the CAA recheck at
 // finalization; *challengeval.Validator is the real one.

@@ -1,37 +1,12 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"io"
-	"text/template"
 
 	"github.com/fakeca/fakeca/ca/instance"
 	"github.com/fakeca/fakeca/dnsserver"
 )
-
-// clusterIssuerTmpl is a ready-to-paste cert-manager ClusterIssuer
-// (cert-manager.io/v1) pointing at this fakeca.
-var clusterIssuerTmpl = template.Must(template.New("ci").Parse(`apiVersion: cert-manager.io/v1
-kind: ClusterIssuer
-metadata:
-  name: fakeca
-spec:
-  acme:
-    server: {{.Server}}
-    caBundle: {{.CABundle}}
-    privateKeySecretRef:
-      name: fakeca-account-key
-    solvers:
-      - http01:
-          ingress:
-            ingressClassName: nginx
-`))
-
-// clusterIssuer renders the ClusterIssuer for a directory URL and bundle.
-func clusterIssuer(w io.Writer, server string, bundle []byte) error {
-	return clusterIssuerTmpl.Execute(w, struct{ Server, CABundle string }{server, base64.StdEncoding.EncodeToString(bundle)})
-}
 
 func printBanner(w io.Writer, inst *instance.Instance, bundlePath string) {
 	fmt.Fprintf(w, "fakeca is serving ACME at %s\n", inst.DirectoryURL())
@@ -47,6 +22,6 @@ func printBanner(w io.Writer, inst *instance.Instance, bundlePath string) {
 	fmt.Fprintf(w, "  try: lego --server %s --email you@example.test --domains a.test --http run\n", inst.DirectoryURL())
 	fmt.Fprintf(w, "       (with LEGO_CA_CERTIFICATES=%s)\n\n", bundlePath)
 	fmt.Fprintf(w, "cert-manager ClusterIssuer (the server URL must be reachable from the cluster; see --tls-hosts):\n---\n")
-	_ = clusterIssuer(w, inst.DirectoryURL(), inst.BundlePEM())
+	_ = renderClusterIssuer(w, defaultIssuerSpec(inst.DirectoryURL(), inst.BundlePEM()))
 	fmt.Fprintln(w, "---\nPress Ctrl-C to stop.")
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,16 @@ import (
 var version = "dev"
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	root := newRootCmd()
+	// Invoked as "pebble" or "pebble-challtestsrv" (e.g. through a
+	// symlink), behave as that binary: its arguments go to the drop-in.
+	switch filepath.Base(os.Args[0]) {
+	case "pebble":
+		root.SetArgs(append([]string{"pebble"}, os.Args[1:]...))
+	case "pebble-challtestsrv":
+		root.SetArgs(append([]string{"challtestsrv"}, os.Args[1:]...))
+	}
+	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeca:", err)
 		os.Exit(1)
 	}
@@ -34,6 +44,9 @@ func newRootCmd() *cobra.Command {
 		RunE:          serve.RunE,
 	}
 	root.Flags().AddFlagSet(serve.Flags())
+	root.AddCommand(newClusterIssuerCmd())
+	root.AddCommand(newPebbleCmd(), newChalltestsrvCmd())
+	root.AddCommand(newIssueCmd(), newRenewCmd(), newRevokeCmd(), newAccountCmd(), newE2ECmd())
 	root.AddCommand(serve, newDNSCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print fakeca's version",

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/acme"
+)
+
+// pebbleEnv is the almost empty environment harnesses start Pebble with.
+func pebbleEnv(extra ...string) []string {
+	return append([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"}, extra...)
+}
+
+// pebbleRig is a `pebble` process (through a symlink) and a
+// `pebble-challtestsrv` process it validates against.
+type pebbleRig struct {
+	dir, acme, mgmt, chall string
+	pool                   *x509.CertPool
+	http                   *http.Client
+}
+
+// startPebbleRig writes a Pebble-README-style config (extra keys merged
+// in) with relative certificate paths and starts both processes.
+func startPebbleRig(t *testing.T, extra map[string]any, env []string, flags ...string) pebbleRig {
+	t.Helper()
+	bin := fakecaBinary(t)
+	dir := t.TempDir()
+	r := pebbleRig{dir: dir, pool: writeServingCert(t, dir)}
+	r.http = httpsClient(r.pool)
+	httpPort, tlsPort, dnsPort, mgmtPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	r.chall = "http://" + addr(mgmtPort)
+	startProc(t, bin, "pebble-challtestsrv", dir, nil, addr(mgmtPort),
+		"-http01", addr(httpPort), "-tlsalpn01", addr(tlsPort), "-https01", "", "-doh", "",
+		"-dnsserver", fmt.Sprintf("localhost:%d", dnsPort), "-management", addr(mgmtPort), "-defaultIPv6", "")
+	acmePort, pebMgmt := freePort(t), freePort(t)
+	r.acme, r.mgmt = "https://"+addr(acmePort), "https://"+addr(pebMgmt)
+	cfg := map[string]any{"ListenAddress": addr(acmePort), "ManagementListenAddress": addr(pebMgmt),
+		"Certificate": "certs/localhost/cert.pem", "PrivateKey": "certs/localhost/key.pem",
+		"HTTPPort": httpPort, "TLSPort": tlsPort, "OCSPResponderURL": "",
+		"ExternalAccountBindingRequired": false, "domainBlocklist": []string{"blocked-domain.example"},
+		"retryAfter": map[string]int{"authz": 3, "order": 5},
+		"profiles": map[string]any{"default": map[string]any{"description": "The profile you know and love",
+			"validityPeriod": 7776000}, "shortlived": map[string]any{"description": "short", "validityPeriod": 518400}}}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	raw, _ := json.Marshal(map[string]any{"pebble": cfg})
+	if err := os.MkdirAll(filepath.Join(dir, "test", "config"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "test", "config", "pebble-config.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-dnsserver", fmt.Sprintf("localhost:%d", dnsPort)}, flags...)
+	startProc(t, bin, "pebble", dir, env, addr(acmePort), args...)
+	return r
+}
+
+func (r pebbleRig) client(t *testing.T) *acme.Client {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return &acme.Client{Key: key, DirectoryURL: r.acme + "/dir", HTTPClient: r.http, UserAgent: "fakeca-pebble-test"}
+}
+
+// challtest posts one challtestsrv management call.
+func (r pebbleRig) challtest(t *testing.T, path string, body any) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(r.chall+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %s", path, resp.Status)
+	}
+}
+
+func (r pebbleRig) mgmtGet(t *testing.T, path string) (int, []byte) {
+	t.Helper()
+	resp, err := r.http.Get(r.mgmt + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// issue runs one order for name, provisioning the challenge of type typ
+// through challtestsrv, and returns the chain and certificate URL.
+func (r pebbleRig) issue(t *testing.T, cl *acme.Client, name, typ string) ([][]byte, string, crypto.Signer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o, err := cl.AuthorizeOrder(ctx, acme.DomainIDs(name))
+	if err != nil {
+		t.Fatalf("new order: %v", err)
+	}
+	if !strings.Contains(o.URI, "/my-order/") {
+		t.Errorf("order URL %s is not Pebble's /my-order/", o.URI)
+	}
+	for _, u := range o.AuthzURLs {
+		z, err := cl.GetAuthorization(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var chal *acme.Challenge
+		for _, c := range z.Challenges {
+			if c.Type == typ {
+				chal = c
+			}
+		}
+		if chal == nil {
+			t.Fatalf("no %s challenge in %s", typ, u)
+		}
+		switch typ {
+		case "http-01":
+			ka, _ := cl.HTTP01ChallengeResponse(chal.Token)
+			r.challtest(t, "/add-http01", map[string]string{"token": chal.Token, "content": ka})
+		case "dns-01":
+			v, _ := cl.DNS01ChallengeRecord(chal.Token)
+			r.challtest(t, "/set-txt", map[string]string{"host": "_acme-challenge." + name + ".", "value": v})
+		case "tls-alpn-01":
+			thumb, _ := acme.JWKThumbprint(cl.Key.Public())
+			r.challtest(t, "/add-tlsalpn01", map[string]string{"host": name, "content": chal.Token + "." + thumb})
+		}
+		if _, err := cl.Accept(ctx, chal); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.WaitAuthorization(ctx, u); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+	}
+	if _, err := cl.WaitOrder(ctx, o.URI); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{name}}, key)
+	chain, certURL, err := cl.CreateOrderCert(ctx, o.FinalizeURL, csr, true)
+	if err != nil {
+		t.Fatalf("finalize: %v", err)
+	}
+	return chain, certURL, key
+}
+
+func TestPebbleIssuance(t *testing.T) {
+	r := startPebbleRig(t, nil, pebbleEnv())
+	cl := r.client(t)
+	ctx := context.Background()
+	if _, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	for name, typ := range map[string]string{"http.example.test": "http-01", "dns.example.test": "dns-01",
+		"alpn.example.test": "tls-alpn-01"} {
+		t.Run(typ, func(t *testing.T) {
+			chain, certURL, _ := r.issue(t, cl, name, typ)
+			if !strings.Contains(certURL, "/certZ/") {
+				t.Errorf("certificate URL %s is not Pebble's /certZ/", certURL)
+			}
+			leaf, err := x509.ParseCertificate(chain[0])
+			if err != nil || leaf.DNSNames[0] != name {
+				t.Fatalf("leaf: %v %v", err, leaf)
+			}
+		})
+	}
+}
+
+// TestPebbleChainsAndRevocation checks the alternate chain at
+// /certZ/<serial>/alternate/<n>, the roots at /roots/N, and a revoked
+// certificate's status at /cert-status-by-serial/.
+func TestPebbleChainsAndRevocation(t *testing.T) {
+	r := startPebbleRig(t, nil, pebbleEnv("PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_CHAIN_LENGTH=1", "PEBBLE_ALTERNATE_ROOTS=1"))
+	cl := r.client(t)
+	ctx := context.Background()
+	if _, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
+		t.Fatal(err)
+	}
+	chain, certURL, _ := r.issue(t, cl, "chain.example.test", "http-01")
+	alts, err := cl.ListCertAlternates(ctx, certURL)
+	if err != nil || len(alts) != 1 || !strings.Contains(alts[0], "/alternate/") {
+		t.Fatalf("alternates = %v, %v", alts, err)
+	}
+	alt, err := cl.FetchCert(ctx, alts[0], true)
+	if err != nil || len(alt) == len(chain) {
+		t.Fatalf("alternate chain: %d certs (default %d), %v", len(alt), len(chain), err)
+	}
+	for _, n := range []string{"0", "1"} {
+		if code, _ := r.mgmtGet(t, "/roots/"+n); code != http.StatusOK {
+			t.Errorf("/roots/%s: %d", n, code)
+		}
+	}
+	leaf, _ := x509.ParseCertificate(chain[0])
+	serial := fmt.Sprintf("%x", leaf.SerialNumber)
+	var st struct{ Status string }
+	if _, b := r.mgmtGet(t, "/cert-status-by-serial/"+serial); json.Unmarshal(b, &st) != nil || st.Status != "Valid" {
+		t.Fatalf("before revoke: %s", b)
+	}
+	if err := cl.RevokeCert(ctx, nil, chain[0], acme.CRLReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	if _, b := r.mgmtGet(t, "/cert-status-by-serial/"+serial); json.Unmarshal(b, &st) != nil || st.Status != "Revoked" {
+		t.Fatalf("after revoke: %s", b)
+	}
+}
+
+func TestPebbleEABRequired(t *testing.T) {
+	hmacKey := make([]byte, 32)
+	_, _ = rand.Read(hmacKey)
+	r := startPebbleRig(t, map[string]any{"externalAccountBindingRequired": true,
+		"externalAccountMACKeys": map[string]string{"kid-1": base64.RawURLEncoding.EncodeToString(hmacKey)}}, pebbleEnv())
+	ctx := context.Background()
+	_, err := r.client(t).Register(ctx, &acme.Account{}, acme.AcceptTOS)
+	var ae *acme.Error
+	if !errors.As(err, &ae) || !strings.HasSuffix(ae.ProblemType, "externalAccountRequired") {
+		t.Fatalf("without EAB: %v", err)
+	}
+	if _, err := r.client(t).Register(ctx, &acme.Account{ExternalAccountBinding: &acme.ExternalAccountBinding{
+		KID: "kid-1", Key: hmacKey}}, acme.AcceptTOS); err != nil {
+		t.Fatalf("with EAB: %v", err)
+	}
+}
+
+// TestPebbleNonceReject: PEBBLE_WFE_NONCEREJECT=100 rejects every POST
+// with badNonce (x/crypto/acme would retry forever, so post directly).
+func TestPebbleNonceReject(t *testing.T) {
+	r := startPebbleRig(t, nil, []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=100"})
+	req, _ := http.NewRequest(http.MethodPost, r.acme+"/sign-me-up", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/jose+json")
+	req.Header.Set("User-Agent", "fakeca-pebble-test")
+	resp, err := r.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "urn:ietf:params:acme:error:badNonce") {
+		t.Fatalf("%s %s", resp.Status, b)
+	}
+}
+
+// TestPebbleStartErrors runs the binary on broken configs: the error
+// names the key, and unknown keys get one warning line.
+func TestPebbleStartErrors(t *testing.T) {
+	bin := fakecaBinary(t)
+	tests := []struct {
+		name, config, want string
+		fails              bool
+	}{
+		{"wrong type names the key", `{"pebble":{"listenAddress":"127.0.0.1:0","httpPort":"5002"}}`, "pebble.httpPort", true},
+		{"unknown keys warn once", `{"pebble":{"listenAddress":"127.0.0.1:0","fancyKey":1,"other":2},"x":1}`,
+			"warning: config pebble.json: ignoring unknown keys: pebble.fancyKey, pebble.other, x\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "pebble.json"), []byte(tc.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "pebble", "-config", "pebble.json")
+			cmd.Dir, cmd.Env = dir, []string{}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if tc.fails != (err != nil && ctx.Err() == nil) {
+				t.Fatalf("run: %v (ctx %v)\n%s", err, ctx.Err(), stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("stderr %q does not contain %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
