@@ -53,11 +53,18 @@ func TestRenewalInfoWindow(t *testing.T) {
 		{"shortlived", 3 * time.Hour, "2026-07-23T20:54:35Z", "2026-07-24T00:05:23Z"},
 		// 45 days from 15:00Z.
 		{"tlsserver", 3 * time.Hour, "2026-08-19T03:32:35Z", "2026-08-20T01:07:23Z"},
+		// 5 minutes from 12:00Z, backdated 30 s (a tenth of the validity):
+		// validity 4m30s, offset 2m15s from 12:04:29, margin 2.7 s.
+		{"fiveminutes", 0, "2026-07-20T12:02:11Z", "2026-07-20T12:02:16Z"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.profile, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, envConfig{})
+			e := newEnv(t, envConfig{cfg: func(c *Config) {
+				p := c.Profiles["tlsserver"]
+				p.Validity, p.Description = 5*time.Minute, "five minutes"
+				c.Profiles["fiveminutes"] = p
+			}})
 			e.clk.Step(tc.issueAfter)
 			got := e.newAccount().issueOrder(newKey(t), map[string]any{"identifiers": dnsIDs("ari.test"), "profile": tc.profile})
 			e.clk.Step(24 * time.Hour) // the window does not move with time
