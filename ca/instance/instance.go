@@ -129,19 +129,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	if lns[2] != nil {
 		httpAddr = lns[2].Addr().String()
 	}
-	public := strings.TrimSuffix(cfg.PublicURL, "/")
-	if public == "" && httpAddr != "" {
-		public = "http://" + httpAddr
-	}
-	if public != "" {
-		cfg.PKI.AIABaseURL, cfg.PKI.CRLBaseURL = public+"/aia/", public+"/crl/"
-		if cfg.CA.OCSP {
-			cfg.PKI.OCSPBaseURL = public + "/ocsp"
-		}
-	}
-	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
-		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
-	}
+	cfg = withPublicURLs(cfg, httpAddr)
 	var dns *dnsserver.Server
 	if cfg.DNS != nil {
 		if dns, err = startDNS(ctx, *cfg.DNS, deps.Clock, log); err != nil {
@@ -174,15 +162,42 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 	if lns[1] != nil {
 		i.mgmtAddr = lns[1].Addr().String()
 	}
+	i.serve(ctx, p, lns, tlsCfg, log)
+	return i, nil
+}
+
+// withPublicURLs fills the certificate URLs (AIA, CRL, OCSP) from the
+// public URL or the plain-HTTP listener, and the hierarchy's directory.
+func withPublicURLs(cfg Config, httpAddr string) Config {
+	public := strings.TrimSuffix(cfg.PublicURL, "/")
+	if public == "" && httpAddr != "" {
+		public = "http://" + httpAddr
+	}
+	if public != "" {
+		cfg.PKI.AIABaseURL, cfg.PKI.CRLBaseURL = public+"/aia/", public+"/crl/"
+		if cfg.CA.OCSP {
+			cfg.PKI.OCSPBaseURL = public + "/ocsp"
+		}
+	}
+	if cfg.DataDir != "" && cfg.PKI.Dir == "" {
+		cfg.PKI.Dir = filepath.Join(cfg.DataDir, "pki")
+	}
+	return cfg
+}
+
+// serve starts the background work and one HTTP server per bound
+// listener (ACME and management over TLS, public HTTP in the clear); the
+// instance owns every goroutine and Shutdown waits for them.
+func (i *Instance) serve(ctx context.Context, p parts, lns []net.Listener, tlsCfg *tls.Config, log *slog.Logger) {
 	runCtx, cancel := context.WithCancel(ctx)
 	i.cancel = cancel
-	i.wg.Go(func() { _ = srv.Run(runCtx) })
+	i.wg.Go(func() { _ = p.server.Run(runCtx) })
 	i.wg.Go(func() { _ = p.journal.Run(runCtx) })
 	if p.sink != nil {
 		i.closers = append(i.closers, p.sink.Close)
 	}
 	i.closers = append(i.closers, p.closeStore)
-	handlers := []http.Handler{acmeHandler(p), mgmtHandler(p), srv.PublicHandler()}
+	handlers := []http.Handler{acmeHandler(p), mgmtHandler(p), p.server.PublicHandler()}
 	for n, ln := range lns {
 		if ln == nil {
 			continue
@@ -200,7 +215,6 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Instance, error) {
 			}
 		})
 	}
-	return i, nil
 }
 
 func withDefaults(cfg Config) Config {
