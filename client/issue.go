@@ -184,10 +184,10 @@ func (c *Client) Order(ctx context.Context, url string) (OrderInfo, error) {
 // finalize waits for the order to be ready, submits the CSR, waits for
 // the certificate and downloads it.
 func (c *Client) finalize(ctx context.Context, o *acme.Order, names []string, key crypto.Signer) (crt *Certificate, err error) {
-	start := c.clock.Now()
+	start, orderURL := c.clock.Now(), o.URI // o is replaced below, and is nil when waiting fails
 	defer func() {
 		if err != nil {
-			c.report(Step{Name: "finalize", URL: o.URI, Err: err}, start)
+			c.report(Step{Name: "finalize", URL: orderURL, Err: err}, start)
 		}
 	}()
 	if o, err = c.waitOrder(ctx, o.URI, acme.StatusReady, acme.StatusValid); err != nil {

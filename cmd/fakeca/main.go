@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newClusterIssuerCmd())
 	root.AddCommand(newPebbleCmd(), newChalltestsrvCmd())
 	root.AddCommand(newIssueCmd(), newRenewCmd(), newRevokeCmd(), newAccountCmd(), newE2ECmd())
+	root.AddCommand(newScenarioCmd())
 	root.AddCommand(serve, newDNSCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print fakeca's version",
