@@ -19,8 +19,8 @@ func printBanner(w io.Writer, inst *instance.Instance, bundlePath string) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "  try: lego --server %s --email you@example.test --domains a.test --http run\n", inst.DirectoryURL())
-	fmt.Fprintf(w, "       (with LEGO_CA_CERTIFICATES=%s)\n\n", bundlePath)
+	fmt.Fprintf(w, "  try: fakeca issue -d www.example.test --challenge dns-01 --server %s --ca-bundle %s\n\n",
+		inst.DirectoryURL(), bundlePath)
 	fmt.Fprintf(w, "cert-manager ClusterIssuer (the server URL must be reachable from the cluster; see --tls-hosts):\n---\n")
 	_ = renderClusterIssuer(w, defaultIssuerSpec(inst.DirectoryURL(), inst.BundlePEM()))
 	fmt.Fprintln(w, "---\nPress Ctrl-C to stop.")
