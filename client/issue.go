@@ -38,6 +38,10 @@ type Request struct {
 	// Profile is the ACME profile to request (e.g. "shortlived"); "" is
 	// the server's default.
 	Profile string
+	// NotAfter, if set, is sent in new-order as cert-manager does for a
+	// Certificate's spec.duration with enableDurationFeature; Let's
+	// Encrypt refuses it ("NotBefore and NotAfter are not supported").
+	NotAfter time.Time
 	// Replaces is the ARI CertID (see CertID) of the certificate this one
 	// replaces (RFC 9773); "" for none. A server that refuses it gets the
 	// order once more without it, as cert-manager does.
@@ -116,6 +120,9 @@ func (c *Client) Issue(ctx context.Context, req Request) (*Certificate, error) {
 // refused `replaces` once.
 func (c *Client) newOrder(ctx context.Context, req Request) (*acme.Order, error) {
 	var opts []acme.OrderOption
+	if !req.NotAfter.IsZero() {
+		opts = append(opts, acme.WithOrderNotAfter(req.NotAfter))
+	}
 	if req.Profile != "" {
 		opts = append(opts, acme.WithOrderProfile(req.Profile))
 	}

@@ -44,6 +44,14 @@
 // responder is a fault rule that fails validation with Boulder's problem
 // text.
 //
+// Simulate (`fakeca simulate`) plays a fleet instead of a scenario: N
+// Certificates behind one account, each on its own registered domain,
+// for D days, with a min-heap of due times ordered by (time, certificate
+// index) choosing the next manager to act. Its Report counts issuances,
+// renewals, failures by problem type, rate-limit denials and expiries,
+// per day too, and renders as text (WriteText) or an SVG chart
+// (WriteSVG). A fixed Seed gives the same Report.
+//
 // The built-in library (Library, Lookup, Source) embeds library/*.yaml,
 // each with a paragraph of cause, symptom and fix; every one runs as a
 // test.

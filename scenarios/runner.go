@@ -104,6 +104,8 @@ type managed struct {
 	attempts  int
 	issuances int
 	lastErr   string
+	// err is the last attempt's error, nil after a success.
+	err error
 }
 
 // run is one scenario in progress; used by one goroutine.
@@ -131,6 +133,24 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Result, error) {
 	if opts.Start.IsZero() {
 		return nil, errors.New("scenarios: Options.Start is required")
 	}
+	r, err := newRun(ctx, s, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { r.stopCA() }()
+	err = r.play(ctx)
+	res := r.result()
+	if err != nil {
+		res.Failures = append(res.Failures, err.Error())
+	}
+	res.Failures = append(res.Failures, r.check()...)
+	res.Passed = len(res.Failures) == 0
+	return res, nil
+}
+
+// newRun starts a fresh CA for s on a fake clock at opts.Start, with a
+// client and every certificate unissued. The caller stops the CA.
+func newRun(ctx context.Context, s *Scenario, opts Options) (*run, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -147,15 +167,7 @@ func Run(ctx context.Context, s *Scenario, opts Options) (*Result, error) {
 	if err := r.startCA(ctx, "127.0.0.1:0"); err != nil {
 		return nil, err
 	}
-	defer func() { r.stopCA() }()
-	err = r.play(ctx)
-	res := r.result()
-	if err != nil {
-		res.Failures = append(res.Failures, err.Error())
-	}
-	res.Failures = append(res.Failures, r.check()...)
-	res.Passed = len(res.Failures) == 0
-	return res, nil
+	return r, nil
 }
 
 // play runs the timeline. Steps other than advance happen at the current
@@ -262,6 +274,7 @@ func (r *run) attempt(ctx context.Context, m *managed, why string) {
 	m.attempts++
 	r.event(m, "attempt", why)
 	crt, err := r.issue(ctx, m)
+	m.err = err
 	if err != nil {
 		m.lastErr = fmt.Sprintf(msgRetried, err)
 		m.state = m.state.Failed(r.clk.Now(), errors.New(m.lastErr))

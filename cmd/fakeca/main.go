@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newPebbleCmd(), newChalltestsrvCmd())
 	root.AddCommand(newIssueCmd(), newRenewCmd(), newRevokeCmd(), newAccountCmd(), newE2ECmd())
 	root.AddCommand(newScenarioCmd())
+	root.AddCommand(newSimulateCmd())
 	root.AddCommand(serve, newDNSCmd(), &cobra.Command{
 		Use:   "version",
 		Short: "Print fakeca's version",
