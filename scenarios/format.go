@@ -50,7 +50,10 @@ type Certificate struct {
 	// Challenge is http-01 (default) or dns-01.
 	Challenge string
 	Profile   string
-	Policy    policyFields
+	// Duration, if set, is sent as notAfter (now + duration) in new-order,
+	// as cert-manager does with enableDurationFeature.
+	Duration time.Duration
+	Policy   policyFields
 	// AttemptTimeout bounds one issuance attempt on the fake clock
 	// (default 15m); an order that never finishes fails with cert-manager's
 	// "Waiting on certificate issuance" text.

@@ -318,6 +318,9 @@ func (r *run) issue(ctx context.Context, m *managed) (*client.Certificate, error
 	r.orderURL = ""
 	req := client.Request{Names: m.spec.DNSNames, Challenges: []string{m.spec.Challenge}, Profile: m.spec.Profile,
 		Solvers: map[string]client.Solver{m.spec.Challenge: noopSolver{}}}
+	if m.spec.Duration > 0 {
+		req.NotAfter = r.clk.Now().Add(m.spec.Duration)
+	}
 	crt, err := r.cl.Issue(actx, req)
 	if err != nil && actx.Err() != nil && ctx.Err() == nil {
 		status := "pending"

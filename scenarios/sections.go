@@ -24,6 +24,7 @@ func (p *parser) certificates(n *yaml.Node, path string, s *Scenario) error {
 			"dnsNames":  func(n *yaml.Node, f string) error { return p.strs(n, f, &c.DNSNames) },
 			"challenge": func(n *yaml.Node, f string) error { return p.str(n, f, &c.Challenge) },
 			"profile":   func(n *yaml.Node, f string) error { return p.str(n, f, &c.Profile) },
+			"duration":  func(n *yaml.Node, f string) error { return p.duration(n, f, &c.Duration) },
 			"renewBefore": func(n *yaml.Node, f string) error {
 				return p.duration(n, f, &c.Policy.RenewBefore)
 			},
