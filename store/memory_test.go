@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -40,47 +39,6 @@ func TestMemoryIDs(t *testing.T) {
 	got := fmt.Sprint(a.ID, o1.ID, o1.AuthzIDs, o2.ID, o2.AuthzIDs)
 	if want := "1 1 [1 2] 2 [3]"; got != want {
 		t.Errorf("IDs %q, want %q (separate sequences from 1)", got, want)
-	}
-}
-
-func TestMemoryErrorsNameTheObject(t *testing.T) {
-	ctx := t.Context()
-	m := store.NewMemory()
-	if err := m.AddCertificate(ctx, store.Certificate{Serial: "0a"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.CreateAccount(ctx, store.Account{KeyID: "k"}); err != nil {
-		t.Fatal(err)
-	}
-	cases := map[string]struct {
-		call   func() error
-		target error
-		want   string
-	}{
-		"order": {func() error { _, err := m.GetOrder(ctx, 12); return err }, store.ErrNotFound,
-			"order 12: store: not found"},
-		"authz": {func() error { _, err := m.UpdateAuthz(ctx, 7, nil); return err }, store.ErrNotFound,
-			"authz 7: store: not found"},
-		"authzs": {func() error { _, err := m.GetAuthzs(ctx, []int64{9}); return err }, store.ErrNotFound,
-			"authz 9: store: not found"},
-		"account": {func() error { _, err := m.GetAccount(ctx, 3); return err }, store.ErrNotFound,
-			"account 3: store: not found"},
-		"account key": {func() error { _, err := m.GetAccountByKeyID(ctx, "nope"); return err },
-			store.ErrNotFound, `account key "nope": store: not found`},
-		"certificate": {func() error { _, err := m.GetCertificate(ctx, "ff"); return err }, store.ErrNotFound,
-			"certificate ff: store: not found"},
-		"serial conflict": {func() error { return m.AddCertificate(ctx, store.Certificate{Serial: "0a"}) },
-			store.ErrConflict, "certificate 0a: store: conflict"},
-		"key conflict": {func() error { _, err := m.CreateAccount(ctx, store.Account{KeyID: "k"}); return err },
-			store.ErrConflict, `account key "k": store: conflict`},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := tc.call()
-			if !errors.Is(err, tc.target) || err.Error() != tc.want {
-				t.Errorf("error %q, want %q matching %v", err, tc.want, tc.target)
-			}
-		})
 	}
 }
 

@@ -87,47 +87,6 @@ func TestLocked(t *testing.T) {
 	}
 }
 
-func TestErrorsNameTheObject(t *testing.T) {
-	ctx := t.Context()
-	s := open(t, tempPath(t), bolt.Options{NoSync: true})
-	if err := s.AddCertificate(ctx, store.Certificate{Serial: "0a"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.CreateAccount(ctx, store.Account{KeyID: "k"}); err != nil {
-		t.Fatal(err)
-	}
-	cases := map[string]struct {
-		call   func() error
-		target error
-		want   string
-	}{
-		"order": {func() error { _, err := s.GetOrder(ctx, 12); return err }, store.ErrNotFound,
-			"order 12: store: not found"},
-		"authz": {func() error { _, err := s.UpdateAuthz(ctx, 7, nil); return err }, store.ErrNotFound,
-			"authz 7: store: not found"},
-		"authzs": {func() error { _, err := s.GetAuthzs(ctx, []int64{9}); return err }, store.ErrNotFound,
-			"authz 9: store: not found"},
-		"account": {func() error { _, err := s.GetAccount(ctx, 3); return err }, store.ErrNotFound,
-			"account 3: store: not found"},
-		"account key": {func() error { _, err := s.GetAccountByKeyID(ctx, "nope"); return err },
-			store.ErrNotFound, `account key "nope": store: not found`},
-		"certificate": {func() error { _, err := s.GetCertificate(ctx, "ff"); return err }, store.ErrNotFound,
-			"certificate ff: store: not found"},
-		"serial conflict": {func() error { return s.AddCertificate(ctx, store.Certificate{Serial: "0a"}) },
-			store.ErrConflict, "certificate 0a: store: conflict"},
-		"key conflict": {func() error { _, err := s.CreateAccount(ctx, store.Account{KeyID: "k"}); return err },
-			store.ErrConflict, `account key "k": store: conflict`},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			err := tc.call()
-			if !errors.Is(err, tc.target) || err.Error() != tc.want {
-				t.Errorf("error %q, want %q matching %v", err, tc.want, tc.target)
-			}
-		})
-	}
-}
-
 // TestEmptyKeys checks that empty strings, which bbolt rejects as keys,
 // work as account keys, serials and key hashes.
 func TestEmptyKeys(t *testing.T) {

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"valid authzs", validAuthzs},
 		{"certificates", certificates},
 		{"blocked keys", blockedKeys},
+		{"errors name the object", errorTexts},
 		{"unfinished work", unfinished},
 		{"canceled context", canceled},
 		{"concurrency", concurrency},
