@@ -66,6 +66,10 @@ func (s *Server) renewalInfo(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	eventFrom(r).serial = serial
+	if b, ok := s.renewalOverrides.get(serial); ok {
+		writeRenewalOverride(w, b)
+		return nil
+	}
 	var body renewalInfoJSON
 	now := s.clock.Now()
 	if inc, ok := s.incidents.match(cert); ok {

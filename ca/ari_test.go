@@ -1,7 +1,12 @@
 package ca
 
 import (
+	"bytes"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -244,4 +249,73 @@ func TestIncidents(t *testing.T) {
 	if r := e.renewalInfo(ariCertID(hit.cert)); strings.Contains(string(r.body), "explanationURL") {
 		t.Errorf("incident still applies after clearing: %s", r.body)
 	}
+}
+
+// TestSetRenewalInfo: Pebble's management POST /set-renewal-info/ stores a
+// per-serial renewal-info body (Pebble's raw ARIResponse, or a window)
+// that renewal-info serves before incidents and the computed window.
+func TestSetRenewalInfo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envConfig{})
+	acct := e.newAccount()
+	raw := acct.issue("raw.override.test")
+	win := acct.issue("window.override.test")
+	other := acct.issue("other.override.test")
+	certPEM := func(der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	}
+	mgmt := e.srv.ManagementHandler()
+	send := func(body any) *httptest.ResponseRecorder {
+		b, _ := json.Marshal(body)
+		rec := httptest.NewRecorder()
+		mgmt.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/set-renewal-info/", bytes.NewReader(b)))
+		return rec
+	}
+	foreign := newSelfSigned(t)
+	tests := []struct {
+		name   string
+		body   any
+		status int
+	}{
+		{"not JSON", "{", http.StatusBadRequest},
+		{"neither", map[string]any{"certificate": certPEM(raw.der)}, http.StatusBadRequest},
+		{"bad PEM", map[string]any{"certificate": "x", "ariResponse": "{}"}, http.StatusBadRequest},
+		{"unknown cert", map[string]any{"certificate": certPEM(foreign), "ariResponse": "{}"}, http.StatusNotFound},
+		{"empty window", map[string]any{"certificate": certPEM(win.der),
+			"suggestedWindow": map[string]string{"start": "2026-08-01T00:00:00Z", "end": "2026-08-01T00:00:00Z"}}, http.StatusBadRequest},
+		{"raw", map[string]any{"Certificate": certPEM(raw.der), "ARIResponse": "not even JSON"}, http.StatusOK},
+		{"window", map[string]any{"certificate": certPEM(win.der), "explanationURL": "https://example.test/why",
+			"suggestedWindow": map[string]string{"start": "2026-08-01T00:00:00Z", "end": "2026-08-02T00:00:00Z"}}, http.StatusOK},
+	}
+	for _, tc := range tests {
+		if rec := send(tc.body); rec.Code != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, rec.Code, rec.Body, tc.status)
+		}
+	}
+	r := e.renewalInfo(ariCertID(raw.cert))
+	if r.status != http.StatusOK || string(r.body) != "not even JSON" || r.header.Get("Retry-After") != "21600" {
+		t.Errorf("raw override: %d %q Retry-After %q", r.status, r.body, r.header.Get("Retry-After"))
+	}
+	r = e.renewalInfo(ariCertID(win.cert))
+	var ri renewalInfoJSON
+	r.decode(t, &ri)
+	if ri.SuggestedWindow.Start.Format(time.RFC3339) != "2026-08-01T00:00:00Z" ||
+		ri.SuggestedWindow.End.Format(time.RFC3339) != "2026-08-02T00:00:00Z" || ri.ExplanationURL != "https://example.test/why" {
+		t.Errorf("window override: %s", r.body)
+	}
+	if r := e.renewalInfo(ariCertID(other.cert)); strings.Contains(string(r.body), "2026-08-01") || r.header.Get("Retry-After") == "21600" {
+		t.Errorf("an unrelated certificate got an override: %s", r.body)
+	}
+}
+
+// newSelfSigned is a certificate this CA never issued.
+func newSelfSigned(t *testing.T) []byte {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x5eed), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

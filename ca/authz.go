@@ -74,6 +74,14 @@ func (s *Server) authz(w http.ResponseWriter, r *http.Request) error {
 	} else if authzStatus(a, now) == acme.StatusExpired {
 		return acme.New(acme.NotFound, detailExpiredAuthz)
 	}
+	if authzStatus(a, now) == acme.StatusPending {
+		for _, c := range a.Challenges {
+			if c.Status == acme.StatusProcessing { // Pebble's retryAfter.authz
+				setRetryAfter(w, s.cfg.RetryAfterAuthz)
+				break
+			}
+		}
+	}
 	writeJSON(w, "application/json", http.StatusOK, s.renderAuthz(s.linkerFor(r), a, now))
 	return nil
 }

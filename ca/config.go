@@ -73,6 +73,14 @@ type Config struct {
 	// field and challenge POST bodies other than exactly {} are malformed.
 	// Default false (Let's Encrypt accepts both).
 	Strict bool `yaml:"strict"`
+	// RetryAfterOrder is the Retry-After sent with an order while it is
+	// processing (finalize and order polls); 0 sends none. Default 3 s, as
+	// Boulder. Pebble's retryAfter.order.
+	RetryAfterOrder time.Duration `yaml:"retryAfterOrder"`
+	// RetryAfterAuthz is the Retry-After sent when polling a pending
+	// authorization whose challenge is being validated; 0 sends none.
+	// Default 0, as Boulder. Pebble's retryAfter.authz.
+	RetryAfterAuthz time.Duration `yaml:"retryAfterAuthz"`
 }
 
 // Profile is one certificate profile: ACME-side lifetimes and limits plus
@@ -118,6 +126,7 @@ func DefaultConfig() Config {
 		CRLValidity:       7 * 24 * time.Hour,
 		AuthzReusePercent: 100,
 		ValidationWorkers: 64,
+		RetryAfterOrder:   3 * time.Second,
 	}
 }
 
@@ -154,6 +163,9 @@ func (c Config) Validate() error {
 	}
 	if c.AuthzReusePercent < 0 || c.AuthzReusePercent > 100 {
 		return fmt.Errorf("ca.authzReusePercent: %d is not between 0 and 100", c.AuthzReusePercent)
+	}
+	if c.RetryAfterOrder < 0 || c.RetryAfterAuthz < 0 {
+		return errors.New("ca.retryAfterOrder, ca.retryAfterAuthz: must be >= 0")
 	}
 	if c.CRLPublishDelay < 0 {
 		return errors.New("ca.crlPublishDelay: must be >= 0")

@@ -33,7 +33,7 @@ const (
 // finalize handles POST /acme/finalize/<acct>/<id> (RFC 8555 §7.4). CSR
 // problems are answered at once and leave the order ready; issuance runs
 // asynchronously, as at Let's Encrypt since 2023, and the order is
-// answered as processing with Retry-After: 3.
+// answered as processing with Retry-After: cfg.RetryAfterOrder.
 func (s *Server) finalize(w http.ResponseWriter, r *http.Request) error {
 	o, req, err := s.finalizeTarget(r)
 	if err != nil {

@@ -420,7 +420,7 @@ func wantStatus(t testing.TB, r *response, status int) {
 // server's workers, so their results appear asynchronously.
 func waitFor(t testing.TB, what string, done func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // generous: CI runs packages in parallel on 2 cores
 	for !done() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

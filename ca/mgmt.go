@@ -30,6 +30,7 @@ func (s *Server) ManagementHandler() http.Handler {
 	m.HandleFunc("/intermediate-keys/{n:[0-9]+}", s.mgmtKey(s.pki.IntermediateKeyPEM)).Methods(http.MethodGet)
 	m.HandleFunc("/cert-status-by-serial/{serial}", s.mgmtCertStatus).Methods(http.MethodGet)
 	m.HandleFunc("/incidents", s.handleIncidents)
+	m.HandleFunc("/set-renewal-info/", s.setRenewalInfo).Methods(http.MethodPost)
 	m.NotFoundHandler = s.endpoint("", nil)
 	return s.middleware(m)
 }

@@ -34,7 +34,6 @@ const (
 	detailNoSuchOrder        = "No order for ID %d"
 	detailOrderWrongAccount  = "No order found for account ID %d"
 	detailOrderNotOwner      = "User account ID doesn't match account ID in order"
-	retryAfterProcessing     = "3"
 )
 
 // newOrder handles POST /acme/new-order (RFC 8555 §7.4).
@@ -336,7 +335,7 @@ func (s *Server) orderByVars(r *http.Request, requester int64) (store.Order, err
 }
 
 // writeOrder renders an order with Location and, while it is processing,
-// Boulder's Retry-After: 3.
+// Retry-After: cfg.RetryAfterOrder (Boulder's 3 s by default).
 func (s *Server) writeOrder(w http.ResponseWriter, l linker, o store.Order, authzs []store.Authorization) {
 	s.writeOrderAs(w, l, o, authzs, "")
 }
@@ -350,7 +349,7 @@ func (s *Server) writeOrderAs(w http.ResponseWriter, l linker, o store.Order, au
 	}
 	w.Header().Set("Location", l.order(o.AccountID, o.ID))
 	if body.Status == acme.StatusProcessing {
-		w.Header().Set("Retry-After", retryAfterProcessing)
+		setRetryAfter(w, s.cfg.RetryAfterOrder)
 	}
 	writeJSON(w, "application/json", http.StatusOK, body)
 }
@@ -391,4 +390,12 @@ func minTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// setRetryAfter sets Retry-After to d in whole seconds (rounded up); 0
+// sets none.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 }

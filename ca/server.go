@@ -24,26 +24,27 @@ import (
 // workers that validate challenges and issue certificates. Safe for
 // concurrent use; it holds no lock on the request path.
 type Server struct {
-	cfg       Config
-	clock     clock.PassiveClock
-	log       *slog.Logger
-	store     store.Store
-	pki       *pki.Hierarchy
-	validator Validator
-	limiter   Limiter
-	journal   Journal
-	faults    Faults
-	policy    *policy.Policy
-	nonces    *nonces
-	eabKeys   map[string][]byte
-	jobs      chan job
-	dirKey    string // Boulder's random directory entry
-	crls      crlCache
-	keys      accountKeys
-	incidents incidents
-	metrics   *Metrics // nil records nothing
-	paths     paths    // the URL paths of cfg.Paths
-	claims    claims   // issuances and validations queued or running
+	cfg              Config
+	clock            clock.PassiveClock
+	log              *slog.Logger
+	store            store.Store
+	pki              *pki.Hierarchy
+	validator        Validator
+	limiter          Limiter
+	journal          Journal
+	faults           Faults
+	policy           *policy.Policy
+	nonces           *nonces
+	eabKeys          map[string][]byte
+	jobs             chan job
+	dirKey           string // Boulder's random directory entry
+	crls             crlCache
+	keys             accountKeys
+	incidents        incidents
+	renewalOverrides renewalOverrides // per-serial renewal-info bodies
+	metrics          *Metrics         // nil records nothing
+	paths            paths            // the URL paths of cfg.Paths
+	claims           claims           // issuances and validations queued or running
 }
 
 // job is asynchronous work: a validation or an issuance. It runs with a

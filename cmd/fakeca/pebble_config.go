@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -119,13 +120,68 @@ func parsePebbleConfig(raw []byte) (pebbleConfig, []string, error) {
 		if err := json.Unmarshal(fields[k], f.dst); err != nil {
 			var te *json.UnmarshalTypeError
 			if errors.As(err, &te) && te.Field != "" {
-				return c, nil, fmt.Errorf("pebble.%s.%s: want %s, got %s", f.name, te.Field, te.Type, te.Value)
+				return c, nil, fmt.Errorf("pebble.%s.%s: want %s, got %s", nestedName(f.name, fields[k]),
+					jsonFieldPath(te.Field), goKind(te.Type), te.Value)
 			}
 			return c, nil, fmt.Errorf("pebble.%s: want %s, got %s", f.name, f.want, jsonKind(fields[k]))
 		}
 	}
 	sort.Strings(unknown)
 	return c, unknown, nil
+}
+
+// nestedName is key, or for "profiles" key.<name> of the first profile
+// (sorted) that does not decode, so errors name the profile.
+func nestedName(key string, raw json.RawMessage) string {
+	if key != "profiles" {
+		return key
+	}
+	var ps map[string]json.RawMessage
+	if json.Unmarshal(raw, &ps) != nil {
+		return key
+	}
+	names := make([]string, 0, len(ps))
+	for n := range ps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		var p pebbleProfile
+		if json.Unmarshal(ps[n], &p) != nil {
+			return key + "." + n
+		}
+	}
+	return key
+}
+
+// jsonFieldPath turns a Go field path ("ValidityPeriod") into the
+// camelCase key Pebble's documentation uses ("validityPeriod").
+func jsonFieldPath(field string) string {
+	parts := strings.Split(field, ".")
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = strings.ToLower(p[:1]) + p[1:]
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// goKind names a Go type as the JSON kind it decodes from.
+func goKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return t.String()
 }
 
 // jsonKind names the JSON type of a raw value for error messages.
@@ -155,6 +211,9 @@ func (c pebbleConfig) caConfig(base ca.Config, strict bool) (ca.Config, error) {
 	cfg := base
 	cfg.Paths, cfg.RequireUserAgent, cfg.Strict = ca.PathsPebble, true, strict
 	cfg.AllowOrderValidity = true // Pebble honours notBefore/notAfter as given
+	// Pebble's retryAfter: seconds, 0 (or absent) sends no header.
+	cfg.RetryAfterOrder = time.Duration(c.RetryAfter.Order) * time.Second
+	cfg.RetryAfterAuthz = time.Duration(c.RetryAfter.Authz) * time.Second
 	cfg.CAAIdentities = []string{pebbleDefaultCAA}
 	if len(c.CAAIdentities) > 0 {
 		cfg.CAAIdentities = c.CAAIdentities

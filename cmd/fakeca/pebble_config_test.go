@@ -40,8 +40,13 @@ func TestParsePebbleConfig(t *testing.T) {
 			}},
 		"wrong type names the key":        {json: `{"pebble":{"httpPort":"5002"}}`, wantErr: `pebble.httpPort: want a number, got a string "5002"`},
 		"wrong bool names the key":        {json: `{"pebble":{"externalAccountBindingRequired":"yes"}}`, wantErr: "pebble.externalAccountBindingRequired: want a boolean"},
-		"wrong nested type names the key": {json: `{"pebble":{"profiles":{"p":{"validityPeriod":"x"}}}}`, wantErr: "pebble.profiles.ValidityPeriod: want uint64, got string"},
-		"no pebble object":                {json: `{"boulder":{}}`, wantErr: `no "pebble" object`},
+		"wrong nested type names the key": {json: `{"pebble":{"profiles":{"a":{},"p":{"validityPeriod":"x"}}}}`, wantErr: "pebble.profiles.p.validityPeriod: want a number, got string"},
+		"listenAddress as a number":       {json: `{"pebble":{"listenAddress":14000}}`, wantErr: "pebble.listenAddress: want a string, got a number 14000"},
+		"ocspResponderURL as a boolean":   {json: `{"pebble":{"ocspResponderURL":true}}`, wantErr: "pebble.ocspResponderURL: want a string, got a boolean true"},
+		"externalAccountMACKeys as a list": {json: `{"pebble":{"externalAccountMACKeys":["a"]}}`,
+			wantErr: "pebble.externalAccountMACKeys: want an object of strings, got an array"},
+		"retryAfter.order as a string": {json: `{"pebble":{"retryAfter":{"order":"5"}}}`, wantErr: "pebble.retryAfter.order: want a number, got string"},
+		"no pebble object":             {json: `{"boulder":{}}`, wantErr: `no "pebble" object`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -78,6 +83,17 @@ func TestPebbleCAConfig(t *testing.T) {
 					t.Errorf("blocklist = %v", c.Policy.Blocklist)
 				}
 			}},
+		"retryAfter is seconds": {in: pebbleConfig{RetryAfter: struct{ Authz, Order int }{Authz: 3, Order: 5}},
+			check: func(t *testing.T, c ca.Config) {
+				if c.RetryAfterAuthz != 3*time.Second || c.RetryAfterOrder != 5*time.Second {
+					t.Errorf("authz %s, order %s", c.RetryAfterAuthz, c.RetryAfterOrder)
+				}
+			}},
+		"no retryAfter sends none, as Pebble": {check: func(t *testing.T, c ca.Config) {
+			if c.RetryAfterAuthz != 0 || c.RetryAfterOrder != 0 {
+				t.Errorf("authz %s, order %s", c.RetryAfterAuthz, c.RetryAfterOrder)
+			}
+		}},
 		"validityPeriod is seconds": {in: pebbleConfig{Profiles: map[string]pebbleProfile{"s": {ValidityPeriod: 3600}}},
 			check: func(t *testing.T, c ca.Config) {
 				if c.Profiles["s"].Validity != time.Hour || c.DefaultProfile != "s" {

@@ -266,6 +266,9 @@ func TestPebbleStartErrors(t *testing.T) {
 		fails              bool
 	}{
 		{"wrong type names the key", `{"pebble":{"listenAddress":"127.0.0.1:0","httpPort":"5002"}}`, "pebble.httpPort", true},
+		{"listenAddress as a number", `{"pebble":{"listenAddress":14000}}`, "pebble.listenAddress: want a string, got a number 14000", true},
+		{"validityPeriod as a string", `{"pebble":{"listenAddress":"127.0.0.1:0","profiles":{"p":{"validityPeriod":"90d"}}}}`,
+			"pebble.profiles.p.validityPeriod: want a number, got string", true},
 		{"unknown keys warn once", `{"pebble":{"listenAddress":"127.0.0.1:0","fancyKey":1,"other":2},"x":1}`,
 			"warning: config pebble.json: ignoring unknown keys: pebble.fancyKey, pebble.other, x\n", false},
 	}
