@@ -227,8 +227,27 @@ func strHash(s string) uint64 {
 }
 
 // notFound is the error for a missing object of a kind ("order") and ID.
-func notFound(kind string, id int64) error {
-	return fmt.Errorf("%s %d: %w", kind, id, ErrNotFound)
+func notFound[K comparable](kind string, id K) error {
+	return fmt.Errorf("%s %v: %w", kind, id, ErrNotFound)
+}
+
+// updateKeyed applies mutate to the object k of t, refusing a mutator that
+// changes the object's key (keyOf); kind names the object in errors.
+func updateKeyed[K comparable, T any](t *table[K, T], h uint64, k K, kind string, clone func(T) T,
+	keyOf func(*T) K, mutate func(*T) error) (change[T], error) {
+	c, ok, err := t.update(h, k, clone, func(v *T) error {
+		if err := mutate(v); err != nil {
+			return err
+		}
+		if got := keyOf(v); got != k {
+			return errIDChanged(kind, k, got)
+		}
+		return nil
+	}, nil)
+	if !ok {
+		return c, notFound(kind, k)
+	}
+	return c, err
 }
 
 // errIDChanged is returned when a mutator changes the ID (or serial) of the

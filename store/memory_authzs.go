@@ -51,19 +51,9 @@ func (m *Memory) UpdateAuthz(ctx context.Context, id int64, mutate func(*Authori
 	if err := ctx.Err(); err != nil {
 		return Authorization{}, err
 	}
-	c, ok, err := m.authzs.update(idHash(id), id, cloneAuthz, func(a *Authorization) error {
-		if err := mutate(a); err != nil {
-			return err
-		}
-		if a.ID != id {
-			return errIDChanged("authz", id, a.ID)
-		}
-		return nil
-	}, nil)
-	switch {
-	case !ok:
-		return Authorization{}, notFound("authz", id)
-	case err != nil:
+	c, err := updateKeyed(&m.authzs, idHash(id), id, "authz", cloneAuthz,
+		func(a *Authorization) int64 { return a.ID }, mutate)
+	if err != nil {
 		return Authorization{}, err
 	}
 	old, cur := &c.old, &c.cur

@@ -42,19 +42,9 @@ func (m *Memory) UpdateCertificate(ctx context.Context, serial string, mutate fu
 	if err := ctx.Err(); err != nil {
 		return Certificate{}, err
 	}
-	c, ok, err := m.certs.update(strHash(serial), serial, cloneCert, func(c *Certificate) error {
-		if err := mutate(c); err != nil {
-			return err
-		}
-		if c.Serial != serial {
-			return errIDChanged("certificate", serial, c.Serial)
-		}
-		return nil
-	}, nil)
-	switch {
-	case !ok:
-		return Certificate{}, fmt.Errorf("certificate %s: %w", serial, ErrNotFound)
-	case err != nil:
+	c, err := updateKeyed(&m.certs, strHash(serial), serial, "certificate", cloneCert,
+		func(c *Certificate) string { return c.Serial }, mutate)
+	if err != nil {
 		return Certificate{}, err
 	}
 	if c.cur.Revoked {

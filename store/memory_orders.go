@@ -77,19 +77,9 @@ func (m *Memory) UpdateOrder(ctx context.Context, id int64, mutate func(*Order) 
 	if err := ctx.Err(); err != nil {
 		return Order{}, err
 	}
-	c, ok, err := m.orders.update(idHash(id), id, cloneOrder, func(o *Order) error {
-		if err := mutate(o); err != nil {
-			return err
-		}
-		if o.ID != id {
-			return errIDChanged("order", id, o.ID)
-		}
-		return nil
-	}, nil)
-	switch {
-	case !ok:
-		return Order{}, notFound("order", id)
-	case err != nil:
+	c, err := updateKeyed(&m.orders, idHash(id), id, "order", cloneOrder,
+		func(o *Order) int64 { return o.ID }, mutate)
+	if err != nil {
 		return Order{}, err
 	}
 	old, cur := &c.old, &c.cur
