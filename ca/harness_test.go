@@ -10,7 +10,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
-	"github.com/fakeca/fakeca/acme"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fakeca/fakeca/acme"
 
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -157,18 +158,7 @@ func newEnv(t testing.TB, ec envConfig) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Run(ctx)
-	}()
-	ts := httptest.NewTLSServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		cancel()
-		<-done
-	})
+	ts := serveTest(t, srv)
 	// Keep connections for concurrent clients: TLS handshakes dominate
 	// otherwise (the default keeps 2 idle connections per host).
 	tr := ts.Client().Transport.(*http.Transport).Clone()
@@ -451,4 +441,22 @@ func (h *hookStore) AddCertificate(ctx context.Context, c store.Certificate) err
 		h.addCertificate()
 	}
 	return h.Store.AddCertificate(ctx, c)
+}
+
+// serveTest runs srv's workers and serves its ACME handler over TLS until
+// the test ends.
+func serveTest(t testing.TB, srv *Server) *httptest.Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Run(ctx)
+	}()
+	ts := httptest.NewTLSServer(srv.Handler())
+	t.Cleanup(func() {
+		ts.Close()
+		cancel()
+		<-done
+	})
+	return ts
 }

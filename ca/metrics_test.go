@@ -138,18 +138,7 @@ func newMetricsEnv(t *testing.T, limits map[ratelimit.Name]int64, wrap func(stor
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Run(ctx)
-	}()
-	ts := httptest.NewTLSServer(srv.Handler())
-	t.Cleanup(func() {
-		ts.Close()
-		cancel()
-		<-done
-	})
+	ts := serveTest(t, srv)
 	return &env{t: t, srv: srv, clk: clk, store: st, pki: h, hc: ts.Client(), base: ts.URL}, reg
 }
 
