@@ -51,13 +51,13 @@ func (s *Server) mgmtRoot(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) mgmtIntermediate(w http.ResponseWriter, r *http.Request) {
-	issuers := s.pki.Issuers()
+	ints := s.pki.Intermediates()
 	n, _ := strconv.Atoi(mux.Vars(r)["n"])
-	if n >= len(issuers) {
+	if n >= len(ints) {
 		s.writeError(w, r, acme.New(acme.NotFound, detailNotFoundPage))
 		return
 	}
-	writePEM(w, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuers[n].Cert.Raw}))
+	writePEM(w, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ints[n].Raw}))
 }
 
 // mgmtKey serves a CA private key as PKCS#8 PEM, as Pebble does for test

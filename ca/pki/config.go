@@ -54,13 +54,52 @@ type Config struct {
 	// Let's Encrypt's value. Lower it to keep CRL endpoints easy to browse.
 	CRLShards int `yaml:"crlShards"`
 
+	// ChainLength is the number of intermediates in every chain, the
+	// leaf-signing one included (Pebble's PEBBLE_CHAIN_LENGTH). Default (0)
+	// and 1: Let's Encrypt's shape, the intermediate signed by its root.
+	// N > 1 puts N-1 "Link" intermediates (ECDSA P-256) between each root
+	// and the leaf-signing intermediate, which is then signed by the last
+	// link under the same subject and key, so leaves, CRLs and OCSP do not
+	// change. ECDSA default chains also carry the cross-signed ECDSA root
+	// (see Hierarchy.Chains). At most MaxChainLength.
+	ChainLength int `yaml:"chainLength"`
+
+	// AlternateRoots adds that many roots (ECDSA P-256, named after the RSA
+	// root plus " Alternate N"), each with a chain of ChainLength
+	// intermediates ending in a copy of every leaf-signing intermediate
+	// (same subject and key), served as alternate chains after the built-in
+	// ones — Pebble's PEBBLE_ALTERNATE_ROOTS. They follow the two built-in
+	// roots in Roots and BundlePEM. Default 0; at most MaxAlternateRoots.
+	AlternateRoots int `yaml:"alternateRoots"`
+
+	// LeafIssuer picks the intermediate that signs every leaf: "" (default)
+	// follows the leaf key like Boulder (RSA keys get the RSA intermediate,
+	// ECDSA and Ed25519 keys the ECDSA one); LeafIssuerRSA or
+	// LeafIssuerECDSA signs all leaves with that one, like Pebble's
+	// keyAlgorithm.
+	LeafIssuer string `yaml:"leafIssuer"`
+
 	// Dir, if non-empty, is where keys (PKCS#8 PEM, mode 0600) and
 	// certificates (PEM) are kept: New loads the hierarchy found there or
 	// generates one and writes it, so the trust bundle survives restarts.
+	// The CAs that ChainLength and AlternateRoots add are kept in a file
+	// named after both values (chains-c<N>-a<M>.pem).
 	// A directory holding another preset's hierarchy, or only part of one,
 	// is an error. Default: empty (a fresh hierarchy on every start).
 	Dir string `yaml:"dir"`
 }
+
+// Limits and values of the chain-shape settings.
+const (
+	// MaxChainLength is the largest Config.ChainLength.
+	MaxChainLength = 16
+	// MaxAlternateRoots is the largest Config.AlternateRoots.
+	MaxAlternateRoots = 16
+	// LeafIssuerRSA makes the RSA intermediate sign every leaf.
+	LeafIssuerRSA = "rsa"
+	// LeafIssuerECDSA makes the ECDSA intermediate sign every leaf.
+	LeafIssuerECDSA = "ecdsa"
+)
 
 // Deps are the collaborators of a Hierarchy.
 type Deps struct {
@@ -92,7 +131,27 @@ func (c Config) Validate() error {
 		return fmt.Errorf("pki.crlShards: must be > 0 (or 0 for the default %d), got %d",
 			DefaultCRLShards, c.CRLShards)
 	}
-	return nil
+	return c.validateShape()
+}
+
+// validateShape checks ChainLength, AlternateRoots and LeafIssuer.
+func (c Config) validateShape() error {
+	if c.ChainLength < 0 || c.ChainLength > MaxChainLength {
+		return fmt.Errorf("pki.chainLength: must be 1..%d (or 0 for 1), got %d", MaxChainLength, c.ChainLength)
+	}
+	if c.AlternateRoots < 0 || c.AlternateRoots > MaxAlternateRoots {
+		return fmt.Errorf("pki.alternateRoots: must be 0..%d, got %d", MaxAlternateRoots, c.AlternateRoots)
+	}
+	switch c.LeafIssuer {
+	case "", LeafIssuerRSA, LeafIssuerECDSA:
+		return nil
+	}
+	return fmt.Errorf("pki.leafIssuer: must be %q, %q or empty, got %q", LeafIssuerRSA, LeafIssuerECDSA, c.LeafIssuer)
+}
+
+// chainLength returns the effective ChainLength.
+func (c Config) chainLength() int {
+	return max(c.ChainLength, 1)
 }
 
 // shards returns the effective CRL shard count.

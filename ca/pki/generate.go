@@ -85,7 +85,7 @@ func generateKeys(r io.Reader) ([4]crypto.Signer, error) {
 
 // generate creates a fresh hierarchy named after p, valid from now.
 // Intermediates carry policy, as Let's Encrypt's do.
-func generate(p preset, now time.Time, r io.Reader, policy x509.OID) (material, error) {
+func generate(p preset, now time.Time, r io.Reader) (material, error) {
 	keys, err := generateKeys(r)
 	if err != nil {
 		return material{}, err
@@ -105,8 +105,8 @@ func generate(p preset, now time.Time, r io.Reader, policy x509.OID) (material, 
 		{&m.rsaRoot, rootTemplate(p.rsaRoot, notBefore, rootEnd), nil, m.rsaRootKey.Public(), m.rsaRootKey},
 		{&m.ecRoot, rootTemplate(p.ecRoot, notBefore, rootEnd), nil, m.ecRootKey.Public(), m.ecRootKey},
 		{&m.ecCross, rootTemplate(p.ecRoot, notBefore, rootEnd), &m.rsaRoot, m.ecRootKey.Public(), m.rsaRootKey},
-		{&m.rsaInt, intTemplate(p.rsaInt, notBefore, intEnd, policy), &m.rsaRoot, m.rsaIntKey.Public(), m.rsaRootKey},
-		{&m.ecInt, intTemplate(p.ecInt, notBefore, intEnd, policy), &m.ecRoot, m.ecIntKey.Public(), m.ecRootKey},
+		{&m.rsaInt, intTemplate(p.rsaInt, notBefore, intEnd), &m.rsaRoot, m.rsaIntKey.Public(), m.rsaRootKey},
+		{&m.ecInt, intTemplate(p.ecInt, notBefore, intEnd), &m.ecRoot, m.ecIntKey.Public(), m.ecRootKey},
 	}
 	for _, s := range steps {
 		parent := s.tmpl
@@ -155,7 +155,7 @@ func rootTemplate(name pkix.Name, notBefore, notAfter time.Time) *x509.Certifica
 // intTemplate describes an intermediate like Let's Encrypt's: pathlen 0,
 // key usage digitalSignature + certSign + cRLSign, EKU serverAuth, and the
 // domain-validated certificate policy.
-func intTemplate(name pkix.Name, notBefore, notAfter time.Time, policy x509.OID) *x509.Certificate {
+func intTemplate(name pkix.Name, notBefore, notAfter time.Time) *x509.Certificate {
 	return &x509.Certificate{
 		Subject:               name,
 		NotBefore:             notBefore,
@@ -166,8 +166,15 @@ func intTemplate(name pkix.Name, notBefore, notAfter time.Time, policy x509.OID)
 		IsCA:                  true,
 		MaxPathLen:            0,
 		MaxPathLenZero:        true,
-		Policies:              []x509.OID{policy},
+		Policies:              []x509.OID{dvPolicy()},
 	}
+}
+
+// dvPolicy is the CA/Browser Forum domain-validated policy, 2.23.140.1.2.1,
+// which Let's Encrypt's intermediates and leaves carry.
+func dvPolicy() x509.OID {
+	oid, _ := x509.OIDFromInts([]uint64{2, 23, 140, 1, 2, 1}) // fails only for < 2 components
+	return oid
 }
 
 // newSerial returns an 18-byte serial: serialPrefix then 17 random bytes.

@@ -31,7 +31,8 @@ type Issuer struct {
 }
 
 // Hierarchy is fakeca's key hierarchy: an RSA root, an ECDSA P-384 root, the
-// ECDSA root cross-signed by the RSA root, and one intermediate per key type.
+// ECDSA root cross-signed by the RSA root, and one intermediate per key type;
+// Config.ChainLength and Config.AlternateRoots add intermediates and roots.
 //
 // Create it with New. It is immutable and safe for concurrent use; no method
 // takes a lock. Certificates it returns are shared and must not be modified.
@@ -41,8 +42,10 @@ type Hierarchy struct {
 	shards *big.Int
 
 	rsaRoot, ecRoot, ecCross *x509.Certificate
-	rsaRootKey, ecRootKey    crypto.Signer
+	roots                    []*x509.Certificate // RSA, ECDSA, then alternates
+	rootKeys                 []crypto.Signer     // in the order of roots
 	rsaIssuer, ecIssuer      *Issuer
+	leafIssuer               *Issuer // signs every leaf; nil: by the leaf's key type
 	chains                   map[string][][]*x509.Certificate
 	bundle                   []byte
 	policy                   x509.OID // 2.23.140.1.2.1, domain validated
@@ -67,52 +70,86 @@ func New(cfg Config, deps Deps) (*Hierarchy, error) {
 		return nil, err
 	}
 	p, _ := lookupPreset(cfg.Hierarchy)
-	policy, err := x509.OIDFromInts([]uint64{2, 23, 140, 1, 2, 1})
+	m, err := obtain(cfg.Dir, p, deps)
 	if err != nil {
-		return nil, fmt.Errorf("pki: policy OID: %w", err)
+		return nil, err
 	}
-	m, err := obtain(cfg.Dir, p, deps, policy)
+	bases := []issuerBase{
+		{id: p.rsaIntID, cert: m.rsaInt, key: m.rsaIntKey, root: m.rsaRoot, rkey: m.rsaRootKey},
+		{id: p.ecIntID, cert: m.ecInt, key: m.ecIntKey, root: m.ecRoot, rkey: m.ecRootKey},
+	}
+	x, err := obtainExtras(cfg, p, bases, deps.Rand)
 	if err != nil {
 		return nil, err
 	}
 	h := &Hierarchy{
-		clock:      deps.Clock,
-		rand:       deps.Rand,
-		shards:     big.NewInt(int64(cfg.shards())),
-		rsaRoot:    m.rsaRoot,
-		ecRoot:     m.ecRoot,
-		ecCross:    m.ecCross,
-		rsaRootKey: m.rsaRootKey,
-		ecRootKey:  m.ecRootKey,
-		policy:     policy,
+		clock:    deps.Clock,
+		rand:     deps.Rand,
+		shards:   big.NewInt(int64(cfg.shards())),
+		rsaRoot:  m.rsaRoot,
+		ecRoot:   m.ecRoot,
+		ecCross:  m.ecCross,
+		roots:    append([]*x509.Certificate{m.rsaRoot, m.ecRoot}, x.altRoots...),
+		rootKeys: append([]crypto.Signer{m.rsaRootKey, m.ecRootKey}, x.altRootKeys...),
+		policy:   dvPolicy(),
 	}
-	if h.rsaIssuer, err = newIssuer(p.rsaIntID, m.rsaInt, m.rsaIntKey, cfg); err != nil {
+	if cfg.LeafIssuer == LeafIssuerRSA {
+		// Roots()[i] is the root of the leaf issuer's chain i; the ECDSA
+		// root, on none of the RSA chains, goes last.
+		h.roots = append(append([]*x509.Certificate{m.rsaRoot}, x.altRoots...), m.ecRoot)
+		h.rootKeys = append(append([]crypto.Signer{m.rsaRootKey}, x.altRootKeys...), m.ecRootKey)
+	}
+	h.chains = assembleChains(m, bases, x, cfg.chainLength())
+	if h.rsaIssuer, err = newIssuer(p.rsaIntID, h.chains[p.rsaIntID][0][0], m.rsaIntKey, cfg); err != nil {
 		return nil, err
 	}
-	if h.ecIssuer, err = newIssuer(p.ecIntID, m.ecInt, m.ecIntKey, cfg); err != nil {
+	if h.ecIssuer, err = newIssuer(p.ecIntID, h.chains[p.ecIntID][0][0], m.ecIntKey, cfg); err != nil {
 		return nil, err
 	}
-	h.chains = map[string][][]*x509.Certificate{
-		h.rsaIssuer.ID: {{m.rsaInt}},
-		// Default: ECDSA int ← ECDSA root cross-signed by the RSA root, so
-		// clients that only trust the RSA root still verify; alternate: the
-		// short chain to the self-signed ECDSA root.
-		h.ecIssuer.ID: {{m.ecInt, m.ecCross}, {m.ecInt}},
+	switch cfg.LeafIssuer {
+	case LeafIssuerRSA:
+		h.leafIssuer = h.rsaIssuer
+	case LeafIssuerECDSA:
+		h.leafIssuer = h.ecIssuer
 	}
-	h.bundle = encodeCerts(m.rsaRoot, m.ecRoot)
+	h.bundle = encodeCerts(h.roots...)
 	return h, nil
+}
+
+// assembleChains lists every issuer's chains, default first. The RSA
+// issuer's default chain ends below the RSA root. The ECDSA issuer's
+// default chain adds the ECDSA root cross-signed by the RSA root, so
+// clients that only trust the RSA root still verify, and its first
+// alternate is the same chain without it, ending below the self-signed
+// ECDSA root. Chains through alternate roots follow.
+func assembleChains(m material, bases []issuerBase, x extraCAs, chainLength int) map[string][][]*x509.Certificate {
+	chains := map[string][][]*x509.Certificate{}
+	for _, b := range bases {
+		extra := x.chains[b.id]
+		main := []*x509.Certificate{b.cert}
+		if chainLength > 1 {
+			main, extra = extra[0], extra[1:]
+		}
+		if b.cert == m.ecInt {
+			cross := append(append([]*x509.Certificate(nil), main...), m.ecCross)
+			chains[b.id] = append([][]*x509.Certificate{cross, main}, extra...)
+		} else {
+			chains[b.id] = append([][]*x509.Certificate{main}, extra...)
+		}
+	}
+	return chains
 }
 
 // obtain loads the material from dir, or generates it (and saves it to dir
 // when dir is set).
-func obtain(dir string, p preset, deps Deps, policy x509.OID) (material, error) {
+func obtain(dir string, p preset, deps Deps) (material, error) {
 	if dir != "" {
 		m, found, err := load(dir, p)
 		if err != nil || found {
 			return m, err
 		}
 	}
-	m, err := generate(p, deps.Clock.Now(), deps.Rand, policy)
+	m, err := generate(p, deps.Clock.Now(), deps.Rand)
 	if err != nil {
 		return material{}, err
 	}
@@ -147,16 +184,37 @@ func newIssuer(id string, cert *x509.Certificate, key crypto.Signer, cfg Config)
 	return iss, nil
 }
 
-// Roots returns the root certificates: the RSA root, then the ECDSA root.
-// The slice is a fresh copy; the certificates are shared.
+// Roots returns the root certificates: the RSA root, the ECDSA root, then
+// the Config.AlternateRoots in order — except with LeafIssuerRSA, where the
+// ECDSA root comes last. Either way, when Config.LeafIssuer is set,
+// Roots()[i] is the root of the leaf issuer's chain i, as Pebble's
+// /roots/<i> is. The slice is a fresh copy; the certificates are shared.
 func (h *Hierarchy) Roots() []*x509.Certificate {
-	return []*x509.Certificate{h.rsaRoot, h.ecRoot}
+	return append([]*x509.Certificate(nil), h.roots...)
 }
 
 // Issuers returns the intermediates that sign leaves: RSA first, then ECDSA.
 // The slice is a fresh copy; the issuers are shared.
 func (h *Hierarchy) Issuers() []*Issuer {
 	return []*Issuer{h.rsaIssuer, h.ecIssuer}
+}
+
+// Intermediates returns what Pebble's /intermediates/<i> serves. With
+// Config.LeafIssuer set, the first certificate of each of the leaf
+// issuer's chains (the same subject and key, signed under Roots()[i]);
+// otherwise each issuer's certificate, as Issuers. A fresh slice.
+func (h *Hierarchy) Intermediates() []*x509.Certificate {
+	var out []*x509.Certificate
+	if h.leafIssuer != nil {
+		for _, c := range h.chains[h.leafIssuer.ID] {
+			out = append(out, c[0])
+		}
+		return out
+	}
+	for _, iss := range h.Issuers() {
+		out = append(out, iss.Cert)
+	}
+	return out
 }
 
 // IssuerByID returns the issuer whose ID is id.
@@ -199,8 +257,10 @@ func (h *Hierarchy) IssuerOf(cert *x509.Certificate) (*Issuer, bool) {
 // Chains returns the certificate chains for leaves signed by the issuer
 // named issuerID, leaf excluded: the default chain first, then alternates.
 // Each chain starts with the intermediate and verifies against a root in
-// BundlePEM. For the RSA issuer: [R-int]. For the ECDSA issuer:
-// [E-int, E-root cross-signed by the RSA root] then [E-int].
+// BundlePEM. With the defaults, for the RSA issuer: [R-int]; for the ECDSA
+// issuer: [E-int, E-root cross-signed by the RSA root] then [E-int].
+// Config.ChainLength > 1 inserts links after the intermediate; every
+// alternate root adds one chain of ChainLength intermediates.
 // An unknown ID yields nil. The slices are fresh copies.
 func (h *Hierarchy) Chains(issuerID string) [][]*x509.Certificate {
 	src, ok := h.chains[issuerID]
@@ -214,7 +274,7 @@ func (h *Hierarchy) Chains(issuerID string) [][]*x509.Certificate {
 	return out
 }
 
-// BundlePEM returns the PEM-encoded roots (RSA, then ECDSA): the trust bundle
+// BundlePEM returns the PEM-encoded roots (RSA, ECDSA, alternates): the trust bundle
 // for openssl -CAfile, curl --cacert or a cert-manager caBundle. It verifies
 // every leaf and ServingCertificate. The slice is a fresh copy.
 func (h *Hierarchy) BundlePEM() []byte {

@@ -125,16 +125,21 @@ func (h *Hierarchy) Issue(req LeafRequest) (Leaf, error) {
 	return Leaf{DER: der, Cert: cert, Serial: SerialString(cert.SerialNumber), Issuer: iss}, nil
 }
 
-// issuerFor picks the intermediate for a key and reports whether it is RSA.
+// issuerFor picks the intermediate for a leaf key (Config.LeafIssuer, or
+// the one of the key's type) and reports whether the key is RSA.
 func (h *Hierarchy) issuerFor(pub crypto.PublicKey) (*Issuer, bool, error) {
+	iss, isRSA := h.ecIssuer, false
 	switch pub.(type) {
 	case *rsa.PublicKey:
-		return h.rsaIssuer, true, nil
+		iss, isRSA = h.rsaIssuer, true
 	case *ecdsa.PublicKey, ed25519.PublicKey:
-		return h.ecIssuer, false, nil
 	default:
 		return nil, false, fmt.Errorf("%w: %T", ErrUnsupportedKey, pub)
 	}
+	if h.leafIssuer != nil {
+		iss = h.leafIssuer
+	}
+	return iss, isRSA, nil
 }
 
 // leafTemplate builds the certificate template for req at time now.

@@ -9,17 +9,25 @@ import (
 
 // RootKeyPEM returns the private key of Roots()[i] as PKCS #8 PEM
 // ("PRIVATE KEY"), for Pebble's /root-keys/<i> management endpoint: index 0
-// is the RSA root, 1 the ECDSA root. An out-of-range i gives ErrNoSuchKey.
+// is the RSA root, 1 the ECDSA root, then the alternate roots. An
+// out-of-range i gives ErrNoSuchKey.
 // The keys are secrets: serve them only on the management listener.
 func (h *Hierarchy) RootKeyPEM(i int) ([]byte, error) {
-	return keyPEM([]crypto.Signer{h.rsaRootKey, h.ecRootKey}, i)
+	return keyPEM(h.rootKeys, i)
 }
 
-// IntermediateKeyPEM returns the private key of Issuers()[i] as PKCS #8 PEM,
-// for Pebble's /intermediate-keys/<i> endpoint: index 0 is the RSA
-// intermediate, 1 the ECDSA one. An out-of-range i gives ErrNoSuchKey.
+// IntermediateKeyPEM returns the private key of Intermediates()[i] as
+// PKCS #8 PEM, for Pebble's /intermediate-keys/<i> endpoint. An
+// out-of-range i gives ErrNoSuchKey.
 func (h *Hierarchy) IntermediateKeyPEM(i int) ([]byte, error) {
-	return keyPEM([]crypto.Signer{h.rsaIssuer.signer, h.ecIssuer.signer}, i)
+	keys := []crypto.Signer{h.rsaIssuer.signer, h.ecIssuer.signer}
+	if h.leafIssuer != nil {
+		keys = make([]crypto.Signer, len(h.chains[h.leafIssuer.ID]))
+		for j := range keys {
+			keys[j] = h.leafIssuer.signer
+		}
+	}
+	return keyPEM(keys, i)
 }
 
 // keyPEM encodes keys[i] as PKCS #8 PEM.

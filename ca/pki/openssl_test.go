@@ -1,12 +1,14 @@
 package pki
 
 import (
+	"crypto/x509"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // TestOpenSSLVerify checks leaves and chains with an independent verifier:
@@ -52,29 +54,30 @@ func TestOpenSSLVerify(t *testing.T) {
 				}
 				leaf, chain = l.Cert, h.Chains(l.Issuer.ID)[tt.chain]
 			}
-			dir := t.TempDir()
-			files := map[string][]byte{
-				"bundle.pem": h.BundlePEM(),
-				"rsa.pem":    encodeCerts(h.Roots()[0]),
-				"chain.pem":  encodeCerts(chain...),
-				"leaf.pem":   encodeCerts(leaf),
-			}
-			for name, data := range files {
-				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			caFile := "bundle.pem"
+			ca := h.BundlePEM()
 			if tt.rsaOnly {
-				caFile = "rsa.pem"
+				ca = encodeCerts(h.Roots()[0])
 			}
-			cmd := exec.Command(openssl, "verify", "-x509_strict", "-purpose", "sslserver",
-				"-attime", strconv.FormatInt(clk.Now().Unix(), 10),
-				"-CAfile", caFile, "-untrusted", "chain.pem", "leaf.pem")
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); (err != nil) != tt.wantErr {
+			if out, err := opensslVerify(t, openssl, clk.Now(), ca, chain, leaf); (err != nil) != tt.wantErr {
 				t.Fatalf("openssl verify: err = %v, wantErr %v\n%s", err, tt.wantErr, out)
 			}
 		})
 	}
+}
+
+// opensslVerify runs openssl verify -x509_strict -purpose sslserver at time
+// at, trusting the PEM roots in ca, with chain as untrusted intermediates.
+func opensslVerify(t *testing.T, openssl string, at time.Time, ca []byte, chain []*x509.Certificate, leaf *x509.Certificate) ([]byte, error) {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string][]byte{"ca.pem": ca, "chain.pem": encodeCerts(chain...), "leaf.pem": encodeCerts(leaf)}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(openssl, "verify", "-x509_strict", "-purpose", "sslserver",
+		"-attime", strconv.FormatInt(at.Unix(), 10), "-CAfile", "ca.pem", "-untrusted", "chain.pem", "leaf.pem")
+	cmd.Dir = dir
+	return cmd.CombinedOutput()
 }
