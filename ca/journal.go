@@ -5,6 +5,7 @@ import (
 
 	"github.com/fakeca/fakeca/acme"
 	"github.com/fakeca/fakeca/events"
+	"github.com/fakeca/fakeca/ratelimit"
 )
 
 // Journal receives the events a user reads when troubleshooting;
@@ -33,7 +34,7 @@ func (s *Server) record(ev events.Event, err error) {
 // ACME errors under kind, if kind is set.
 func (s *Server) recordRejection(kind events.Kind, ev events.Event, err error) {
 	if errors.Is(err, acme.RateLimited) {
-		kind = events.RateLimited
+		kind, ev.Limit = events.RateLimited, ratelimit.LimitOf(err)
 	}
 	if _, ok := acme.As(err); !ok || kind == "" {
 		return

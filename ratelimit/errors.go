@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,21 +74,46 @@ func detailFor(name Name, key string, burst int64, period time.Duration, retryAt
 	return "cannot generate error for unknown rate limit"
 }
 
+// DeniedError is a refusal by one named limit: the problem the client sees
+// (Problem, which errors.As and acme.As find) and the limit's Boulder name,
+// for the event journal.
+type DeniedError struct {
+	Limit   Name
+	Problem *acme.Error
+}
+
+// Error returns the problem's text.
+func (e *DeniedError) Error() string { return e.Problem.Error() }
+
+// Unwrap returns the problem.
+func (e *DeniedError) Unwrap() error { return e.Problem }
+
+// LimitOf returns the Boulder name of the limit that refused err, or ""
+// when err is not a DeniedError (e.g. a request limit's 503).
+func LimitOf(err error) string {
+	var d *DeniedError
+	if errors.As(err, &d) {
+		return d.Limit.String()
+	}
+	return ""
+}
+
 // denial turns a denied decision into Boulder's 429: the detail, and a
 // RetryAfter of retryIn plus jitter×3 % (jitter in [0,1)); the timestamp
 // in the text includes the jitter too.
-func denial(d decision, now time.Time, jitter float64) *acme.Error {
+func denial(d decision, now time.Time, jitter float64) *DeniedError {
 	retryAfter := d.retryIn + time.Duration(float64(d.retryIn)*maxJitter*jitter)
 	at := now.UTC().Add(retryAfter).Format(retryAfterLayout)
 	l := d.txn.lim
-	return &acme.Error{Type: acme.RateLimited, RetryAfter: retryAfter,
-		Detail: detailFor(l.name, d.txn.key, l.burst, l.period, at)}
+	return &DeniedError{Limit: l.name, Problem: &acme.Error{Type: acme.RateLimited, RetryAfter: retryAfter,
+		Detail: detailFor(l.name, d.txn.key, l.burst, l.period, at)}}
 }
 
-// pausedError is new-order's 429 for paused identifiers.
-func pausedError(values []string, unpauseURL string) *acme.Error {
-	return &acme.Error{Type: acme.RateLimited,
-		Detail: fmt.Sprintf(detailPaused, strings.Join(values, ", "), unpauseURL)}
+// pausedError is new-order's 429 for paused identifiers, named after the
+// limit that pauses them.
+func pausedError(values []string, unpauseURL string) *DeniedError {
+	return &DeniedError{Limit: FailedAuthorizationsForPausingPerDomainPerAccount, Problem: &acme.Error{
+		Type: acme.RateLimited, Detail: fmt.Sprintf(detailPaused, strings.Join(values, ", "), unpauseURL)}}
 }
 
 // busyError is the load balancer's 503, with Retry-After rounded up to a

@@ -150,7 +150,11 @@ func TestDenialGolden(t *testing.T) {
 				cfg.Preset = PresetProduction
 			}
 			l, _ := newTest(t, cfg)
-			e := rateLimited(t, tt.deny(l))
+			err := tt.deny(l)
+			e := rateLimited(t, err)
+			if limit := LimitOf(err); limit == "" || !strings.HasPrefix(tt.name, limit) {
+				t.Errorf("LimitOf = %q, want the limit in %q", limit, tt.name)
+			}
 			if e.Detail != tt.want {
 				t.Errorf("detail\n got: %s\nwant: %s", e.Detail, tt.want)
 			}
@@ -240,6 +244,9 @@ func TestPausedDetail(t *testing.T) {
 	e, ok := acme.As(err)
 	if !ok || e.Type != acme.RateLimited || e.RetryAfter != 0 || e.HTTPStatus() != 429 {
 		t.Fatalf("want 429 rateLimited without RetryAfter, got %#v", err)
+	}
+	if got := LimitOf(err); got != "FailedAuthorizationsForPausingPerDomainPerAccount" {
+		t.Errorf("LimitOf = %q", got)
 	}
 	const prefix = "Your account is temporarily prevented from requesting certificates for a.example.com, b.example.com " +
 		"and possibly others. Please visit: https://portal.example.test/sfe/v1/unpause?jwt="

@@ -274,7 +274,8 @@ func rlManagement(t *testing.T) {
 
 	var journal struct {
 		Events []struct {
-			Account int64 `json:"account"`
+			Account int64  `json:"account"`
+			Limit   string `json:"limit"`
 			Problem struct {
 				Detail     string `json:"detail"`
 				RetryAfter int64  `json:"retryAfter"`
@@ -286,8 +287,10 @@ func rlManagement(t *testing.T) {
 	if n := len(journal.Events); n != 1 {
 		t.Fatalf("journal has %d rate-limited events, want 1: %+v", n, journal)
 	}
-	if ev := journal.Events[0]; ev.Account != c.id || ev.Problem.Detail != r.problem(t).Detail || ev.Problem.RetryAfter != ra {
-		t.Errorf("rate-limited event %+v, want account %d, the 429's detail and Retry-After %d", ev, c.id, ra)
+	if ev := journal.Events[0]; ev.Account != c.id || ev.Limit != "NewOrdersPerAccount" ||
+		ev.Problem.Detail != r.problem(t).Detail || ev.Problem.RetryAfter != ra {
+		t.Errorf("rate-limited event %+v, want account %d, limit NewOrdersPerAccount, the 429's detail and Retry-After %d",
+			ev, c.id, ra)
 	}
 
 	resp, err := e.mgmc.Get("https://" + e.inst.ACMEAddr() + "/acme/new-nonce")
