@@ -86,7 +86,7 @@ func (s *Server) newAccount(w http.ResponseWriter, r *http.Request) error {
 	if s.cfg.TermsOfService != "" {
 		w.Header().Add("Link", link(s.cfg.TermsOfService, "terms-of-service"))
 	}
-	writeJSON(w, "application/json", http.StatusCreated, renderAccount(created))
+	writeJSON(w, "application/json", http.StatusCreated, s.renderAccount(r, created))
 	return nil
 }
 
@@ -98,7 +98,7 @@ func (s *Server) writeExistingAccount(w http.ResponseWriter, r *http.Request, a 
 	}
 	eventFrom(r).setAccount(a.ID)
 	w.Header().Set("Location", s.linkerFor(r).account(a.ID))
-	writeJSON(w, "application/json", http.StatusOK, renderAccount(a))
+	writeJSON(w, "application/json", http.StatusOK, s.renderAccount(r, a))
 	return nil
 }
 
@@ -153,7 +153,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	w.Header().Set("Location", s.linkerFor(r).account(acct.ID))
-	writeJSON(w, "application/json", http.StatusOK, renderAccount(acct))
+	writeJSON(w, "application/json", http.StatusOK, s.renderAccount(r, acct))
 	return nil
 }
 
@@ -188,8 +188,14 @@ func (s *Server) updateAccount(r *http.Request, req signedRequest) (store.Accoun
 	return acct, err
 }
 
-func renderAccount(a store.Account) accountJSON {
-	return accountJSON{Key: a.JWK, Contact: a.Contact, CreatedAt: a.CreatedAt, Status: a.Status}
+// renderAccount is the account object; it names the orders list, as
+// Pebble's does, only when the list is served (Config.OrdersPerPage).
+func (s *Server) renderAccount(r *http.Request, a store.Account) accountJSON {
+	out := accountJSON{Key: a.JWK, Contact: a.Contact, CreatedAt: a.CreatedAt, Status: a.Status}
+	if s.cfg.OrdersPerPage > 0 {
+		out.Orders = s.linkerFor(r).orders(a.ID, 1)
+	}
+	return out
 }
 
 // Key-change texts (Boulder wfe2/wfe.go KeyRollover).
@@ -252,7 +258,7 @@ func (s *Server) keyChange(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.record(events.Event{Kind: events.KeyChanged, Account: acct.ID, Message: "new key " + newID}, nil)
-	writeJSON(w, "application/json", http.StatusOK, renderAccount(acct))
+	writeJSON(w, "application/json", http.StatusOK, s.renderAccount(r, acct))
 	return nil
 }
 

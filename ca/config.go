@@ -81,6 +81,18 @@ type Config struct {
 	// authorization whose challenge is being validated; 0 sends none.
 	// Default 0, as Boulder. Pebble's retryAfter.authz.
 	RetryAfterAuthz time.Duration `yaml:"retryAfterAuthz"`
+	// OrdersPerPage, when > 0, serves each account's orders list (RFC 8555
+	// §7.1.2.1) the way Pebble does, with this many order URLs per page,
+	// and puts its URL in account objects as "orders". The list is at
+	// /acme/orders/<acct> (Paths boulder) or /list-orderz/<acct> (Paths
+	// pebble); page n >= 2 is at <list>/page/<n>, and every page but the
+	// last links the next with Link rel="next". It is POST-as-GET only, for
+	// the owning account. Orders are listed oldest first; invalid ones
+	// (failed, expired, with an unusable authorization) are left out.
+	// Default 0: no list and no "orders" field, as Let's Encrypt (Boulder
+	// never implemented it). Pebble's default is 3
+	// (PEBBLE_WFE_ORDERS_PER_PAGE). Must be >= 0.
+	OrdersPerPage int `yaml:"ordersPerPage"`
 }
 
 // Profile is one certificate profile: ACME-side lifetimes and limits plus
@@ -169,6 +181,9 @@ func (c Config) Validate() error {
 	}
 	if c.CRLPublishDelay < 0 {
 		return errors.New("ca.crlPublishDelay: must be >= 0")
+	}
+	if c.OrdersPerPage < 0 {
+		return fmt.Errorf("ca.ordersPerPage: %d must be >= 0", c.OrdersPerPage)
 	}
 	if _, err := pathsFor(c.Paths); err != nil {
 		return err

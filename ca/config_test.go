@@ -40,6 +40,8 @@ func TestConfigValidate(t *testing.T) {
 		{"EAB required without keys", func(c *Config) { c.ExternalAccountRequired = true }, "ca.eabKeys: externalAccountRequired needs at least one key"},
 		{"EAB key not base64url", func(c *Config) { c.EABKeys = map[string]string{"k1": "!!"} }, "ca.eabKeys.k1: must be a non-empty base64url HMAC key"},
 		{"no workers", func(c *Config) { c.ValidationWorkers = 0 }, "ca.validationWorkers: must be > 0"},
+		{"negative orders per page", func(c *Config) { c.OrdersPerPage = -1 }, "ca.ordersPerPage: -1 must be >= 0"},
+		{"orders list", func(c *Config) { c.OrdersPerPage = 3 }, ""},
 		{"bad policy", func(c *Config) { c.Policy.Blocklist = []string{""} }, "ca.policy.blocklist[0]: must not be empty"},
 	}
 	for _, tc := range tests {

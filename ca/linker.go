@@ -23,6 +23,11 @@ const (
 	pathRevoke      = "/acme/revoke-cert"
 	pathKeyChange   = "/acme/key-change"
 	pathRenewalInfo = "/acme/renewal-info"
+	// pathOrders is fakeca's own path for the orders list, which Boulder
+	// does not serve (Config.OrdersPerPage).
+	pathOrders = "/acme/orders/"
+	// pathPage comes between an orders list's account and a page number.
+	pathPage = "/page/"
 )
 
 // PathSet selects the URL paths of the ACME listener. Clients find them
@@ -44,8 +49,8 @@ const (
 // paths are one PathSet's URL paths. sep joins the IDs inside a resource
 // path; alt comes between a certificate's serial and its chain index.
 type paths struct {
-	directory, newNonce, newAccount, account, newOrder, order, authz    string
-	challenge, finalize, cert, revoke, keyChange, renewalInfo, sep, alt string
+	directory, newNonce, newAccount, account, newOrder, order, orders, authz string
+	challenge, finalize, cert, revoke, keyChange, renewalInfo, sep, alt      string
 }
 
 // pathsFor returns the paths of a PathSet; an unknown set is an error.
@@ -55,13 +60,13 @@ func pathsFor(set PathSet) (paths, error) {
 		return paths{directory: pathDirectory, newNonce: pathNewNonce, newAccount: pathNewAccount,
 			account: pathAccount, newOrder: pathNewOrder, order: pathOrder, authz: pathAuthz,
 			challenge: pathChallenge, finalize: pathFinalize, cert: pathCert, revoke: pathRevoke,
-			keyChange: pathKeyChange, renewalInfo: pathRenewalInfo, sep: "/", alt: "/"}, nil
+			keyChange: pathKeyChange, renewalInfo: pathRenewalInfo, sep: "/", alt: "/", orders: pathOrders}, nil
 	case PathsPebble:
 		return paths{directory: pathPebbleDir, newNonce: "/nonce-plz", newAccount: "/sign-me-up",
 			account: "/my-account/", newOrder: "/order-plz", order: "/my-order/", authz: "/authZ/",
 			challenge: "/chalZ/", finalize: "/finalize-order/", cert: "/certZ/", revoke: "/revoke-cert",
 			keyChange: "/rollover-account-key", renewalInfo: "/draft-ietf-acme-ari-03/renewalInfo",
-			sep: "-", alt: "/alternate/"}, nil
+			sep: "-", alt: "/alternate/", orders: "/list-orderz/"}, nil
 	}
 	return paths{}, fmt.Errorf("ca.paths: unknown path set %q (want boulder or pebble)", set)
 }
@@ -103,6 +108,15 @@ func (l linker) cert(serial string) string { return l.base + l.p.cert + serial }
 
 func (l linker) certChain(serial string, n int) string {
 	return l.base + l.p.cert + serial + l.p.alt + strconv.Itoa(n)
+}
+
+// orders is page n (from 1) of the account's orders list: the first page
+// is the list's own URL, later ones add /page/<n>, as Pebble numbers them.
+func (l linker) orders(acct int64, n int) string {
+	if n <= 1 {
+		return l.base + l.p.orders + itoa(acct)
+	}
+	return l.base + l.p.orders + itoa(acct) + pathPage + strconv.Itoa(n)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -251,6 +251,7 @@ func endpointName(route string) string {
 	for _, p := range []struct{ prefix, name string }{
 		{pathAccount, "account"}, {pathOrder, "order"}, {pathAuthz, "authz"}, {pathChallenge, "challenge"},
 		{pathFinalize, "finalize"}, {pathCert, "certificate"}, {pathRenewalInfo + "/", "renewal-info"},
+		{pathOrders, "list-orders"},
 	} {
 		if strings.HasPrefix(route, p.prefix) {
 			return p.name

@@ -381,6 +381,8 @@ func TestMetricsEndpointName(t *testing.T) {
 		pathRevoke:                                            "revoke",
 		pathKeyChange:                                         "key-change",
 		pathRenewalInfo + "/{certID}":                         "renewal-info",
+		pathOrders + "{acct:[0-9]+}":                          "list-orders",
+		pathOrders + "{acct:[0-9]+}/page/{page}":              "list-orders",
 		"":                                                    "not-found",
 	}
 	for route, want := range tests {

@@ -47,6 +47,10 @@ func (s *Server) routes() http.Handler {
 	route(pathRevoke, p.revoke, methods{http.MethodPost: s.revoke})
 	route(pathKeyChange, p.keyChange, methods{http.MethodPost: s.keyChange})
 	route(pathRenewalInfo+"/{certID}", p.renewalInfo+"/{certID}", methods{http.MethodGet: s.renewalInfo, http.MethodPost: s.renewalInfo})
+	if s.cfg.OrdersPerPage > 0 { // Boulder has no orders list: only on request
+		route(pathOrders+acct, p.orders+acct, methods{http.MethodPost: s.listOrders})
+		route(pathOrders+acct+pathPage+"{page}", p.orders+acct+pathPage+"{page}", methods{http.MethodPost: s.listOrders})
+	}
 	m.NotFoundHandler = named("", s.endpoint("", nil))
 	return m
 }
@@ -117,7 +121,7 @@ func operationOf(path string) faults.Operation {
 		pathNewAccount: faults.OpNewAccount, pathAccount: faults.OpAccount, pathNewOrder: faults.OpNewOrder,
 		pathOrder: faults.OpOrder, pathAuthz: faults.OpAuthz, pathChallenge: faults.OpChallenge,
 		pathFinalize: faults.OpFinalize, pathCert: faults.OpCertificate, pathRevoke: faults.OpRevoke,
-		pathKeyChange: faults.OpKeyChange, pathRenewalInfo: faults.OpRenewalInfo,
+		pathKeyChange: faults.OpKeyChange, pathRenewalInfo: faults.OpRenewalInfo, pathOrders: faults.OpListOrders,
 	} {
 		if path == prefix || (strings.HasSuffix(prefix, "/") && strings.HasPrefix(path, prefix)) ||
 			strings.HasPrefix(path, prefix+"/") {

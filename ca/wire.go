@@ -16,6 +16,13 @@ type accountJSON struct {
 	InitialIP string          `json:"initialIp,omitempty"`
 	CreatedAt time.Time       `json:"createdAt"`
 	Status    acme.Status     `json:"status"`
+	// Orders is the orders list URL, only with Config.OrdersPerPage.
+	Orders string `json:"orders,omitempty"`
+}
+
+// ordersJSON is one page of an account's orders list (RFC 8555 §7.1.2.1).
+type ordersJSON struct {
+	Orders []string `json:"orders"`
 }
 
 type orderJSON struct {

@@ -69,8 +69,8 @@ func TestConfigValidateMatch(t *testing.T) {
 		}},
 		{name: "match fields", cfg: oneRule(Match{Operation: "new-ordr", Operations: []Operation{OpOrder, "x"}, Method: "PUT",
 			Identifier: "[a", Account: -1, Nth: -1, Every: -2, Max: -3, Probability: 1.5}, ok), want: []string{
-			`faults.rules[0].match.operation: unknown operation "new-ordr" (want one of directory, new-nonce, new-account, account, new-order, order, authz, challenge, finalize, certificate, revoke, key-change, renewal-info, validation, issuance)`,
-			`faults.rules[0].match.operations[1]: unknown operation "x" (want one of directory, new-nonce, new-account, account, new-order, order, authz, challenge, finalize, certificate, revoke, key-change, renewal-info, validation, issuance)`,
+			`faults.rules[0].match.operation: unknown operation "new-ordr" (want one of directory, new-nonce, new-account, account, new-order, order, authz, challenge, finalize, certificate, revoke, key-change, renewal-info, list-orders, validation, issuance)`,
+			`faults.rules[0].match.operations[1]: unknown operation "x" (want one of directory, new-nonce, new-account, account, new-order, order, authz, challenge, finalize, certificate, revoke, key-change, renewal-info, list-orders, validation, issuance)`,
 			`faults.rules[0].match.method: "PUT" is not GET, HEAD or POST`,
 			`faults.rules[0].match.identifier: "[a" is not a valid glob: syntax error in pattern`,
 			`faults.rules[0].match.account: must be > 0, got -1`,

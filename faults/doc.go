@@ -22,8 +22,8 @@
 //
 // Operations are directory, new-nonce, new-account, account, new-order,
 // order, authz, challenge, finalize, certificate, revoke, key-change,
-// renewal-info (the HTTP endpoints), validation and issuance (the
-// asynchronous steps). A rule without an operation applies to every HTTP
+// renewal-info, list-orders (the HTTP endpoints; list-orders is the
+// optional orders list), validation and issuance (the asynchronous steps). A rule without an operation applies to every HTTP
 // request, never to validation or issuance. Match also filters on method,
 // identifier glob, account, profile and a time window; then counts (nth,
 // every), draws (probability with a seed: deterministic) and stops after

@@ -30,6 +30,9 @@ const (
 	OpRevoke      Operation = "revoke"
 	OpKeyChange   Operation = "key-change"
 	OpRenewalInfo Operation = "renewal-info"
+	// OpListOrders is an account's orders list (RFC 8555 §7.1.2.1), served
+	// only when ca.Config.OrdersPerPage is set.
+	OpListOrders Operation = "list-orders"
 	// OpValidation is the asynchronous validation of a challenge, after the
 	// client's POST to it has been answered.
 	OpValidation Operation = "validation"
@@ -67,10 +70,12 @@ func (o Operation) index() int {
 		return 11
 	case OpRenewalInfo:
 		return 12
-	case OpValidation:
+	case OpListOrders:
 		return 13
-	case OpIssuance:
+	case OpValidation:
 		return 14
+	case OpIssuance:
+		return 15
 	}
 	return -1
 }
@@ -88,23 +93,24 @@ func (o Operation) bit() opMask {
 
 // Masks of operation classes.
 const (
-	maskValidation = opMask(1) << 13
-	maskIssuance   = opMask(1) << 14
+	maskValidation = opMask(1) << 14
+	maskIssuance   = opMask(1) << 15
 	maskAsync      = maskValidation | maskIssuance
-	maskRequests   = opMask(1)<<13 - 1 // every HTTP operation
+	maskRequests   = opMask(1)<<14 - 1 // every HTTP operation
 )
 
 // operationNames lists every operation, for error messages.
 func operationNames() []Operation {
 	return []Operation{OpDirectory, OpNewNonce, OpNewAccount, OpAccount, OpNewOrder, OpOrder, OpAuthz,
-		OpChallenge, OpFinalize, OpCertificate, OpRevoke, OpKeyChange, OpRenewalInfo, OpValidation, OpIssuance}
+		OpChallenge, OpFinalize, OpCertificate, OpRevoke, OpKeyChange, OpRenewalInfo, OpListOrders, OpValidation,
+		OpIssuance}
 }
 
 // JWSOperations returns the operations whose requests are JWS-signed POSTs
 // carrying a nonce: where a client can meet badNonce.
 func JWSOperations() []Operation {
 	return []Operation{OpNewAccount, OpAccount, OpNewOrder, OpOrder, OpAuthz, OpChallenge, OpFinalize,
-		OpCertificate, OpRevoke, OpKeyChange}
+		OpCertificate, OpRevoke, OpKeyChange, OpListOrders}
 }
 
 func joinOps(ops []Operation) string {

@@ -15,9 +15,9 @@ const nShards = 64
 // everything in Go maps and loses it when the process exits.
 //
 // Every table (accounts, orders, authorizations, certificates) and every
-// secondary index (account key → account, order key → orders, authz key →
-// valid authorizations, blocked keys, unfinished orders and
-// authorizations) is split into 64 shards, each guarded
+// secondary index (account key → account, order key → orders, account →
+// orders, authz key → valid authorizations, blocked keys, unfinished orders
+// and authorizations) is split into 64 shards, each guarded
 // by its own sync.RWMutex: there is no store-wide lock, and unrelated
 // accounts, orders and authorizations rarely share one. Objects with an
 // int64 ID are sharded by ID; everything else by a hash of its key. IDs come
@@ -68,6 +68,8 @@ type Memory struct {
 	// unfinishedOrders and unfinishedAuthzs name the objects Unfinished
 	// returns.
 	unfinishedOrders, unfinishedAuthzs idSet
+	// accountOrders names each account's orders for AccountOrders.
+	accountOrders ownedIDs
 	// revoked lists revoked serials by CRL shard (issuer ID + "/" + shard).
 	revoked [nShards]shard[string, map[string]struct{}]
 }

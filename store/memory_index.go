@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -189,4 +190,40 @@ func (x *keyIndex) release(key string, id int64) {
 		delete(s.m, key)
 	}
 	s.mu.Unlock()
+}
+
+// ownedIDs lists the IDs of the orders of each account, so that
+// AccountOrders reads an account's orders and no others. Like index it is
+// a hint written after the order's shard lock is released: an ID is added
+// when an order is created, or when an update gives it another account
+// (which the CA never does), and readers re-read every order and skip those
+// that are no longer the account's. Entries are never removed: orders are
+// never deleted, and the only stale entries are those of moved orders.
+//
+// The zero value is empty. Safe for concurrent use; each method holds one
+// shard lock.
+type ownedIDs struct {
+	shards [nShards]shard[int64, []int64]
+}
+
+// add files the object id under owner.
+func (x *ownedIDs) add(owner, id int64) {
+	s := &x.shards[idHash(owner)%nShards]
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = make(map[int64][]int64)
+	}
+	s.m[owner] = append(s.m[owner], id)
+	s.mu.Unlock()
+}
+
+// ids returns the IDs filed under owner, sorted and without duplicates
+// (concurrent creations may file them out of order).
+func (x *ownedIDs) ids(owner int64) []int64 {
+	s := &x.shards[idHash(owner)%nShards]
+	s.mu.RLock()
+	out := slices.Clone(s.m[owner])
+	s.mu.RUnlock()
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -46,6 +46,7 @@ func (m *Memory) CreateOrder(ctx context.Context, o Order, newAuthzs []Authoriza
 	o.AuthzIDs = ids
 	o.ID = m.orderSeq.Add(1)
 	m.orders.insert(idHash(o.ID), o.ID, cloneOrder(o))
+	m.accountOrders.add(o.AccountID, o.ID)
 	if !o.BeganProcessing {
 		m.fileOrder(o, 1)
 	}
@@ -72,7 +73,8 @@ func (m *Memory) GetOrder(ctx context.Context, id int64) (Order, error) {
 // is reusable, is filed again for FindReusableOrder; one that begins
 // processing is dropped from that index by the next look-up. An order that
 // becomes unfinished, or stops being so, is filed or unfiled for
-// Unfinished.
+// Unfinished. An order given another account is filed for that account's
+// AccountOrders.
 func (m *Memory) UpdateOrder(ctx context.Context, id int64, mutate func(*Order) error) (Order, error) {
 	if err := ctx.Err(); err != nil {
 		return Order{}, err
@@ -88,8 +90,28 @@ func (m *Memory) UpdateOrder(ctx context.Context, id int64, mutate func(*Order) 
 		!slices.Equal(old.Identifiers, cur.Identifiers)) {
 		m.fileOrder(*cur, c.ver)
 	}
+	if old.AccountID != cur.AccountID {
+		m.accountOrders.add(cur.AccountID, id)
+	}
 	m.unfinishedOrders.refile(id, c.ver, old.Unfinished(), cur.Unfinished())
 	return c.cur, nil
+}
+
+// AccountOrders returns the account's orders in ID order. It reads the
+// orders the account → orders index names, one by one (the result is not
+// a snapshot across orders), and skips any that another account now owns.
+func (m *Memory) AccountOrders(ctx context.Context, accountID int64) ([]Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ids := m.accountOrders.ids(accountID)
+	out := make([]Order, 0, len(ids))
+	for _, id := range ids {
+		if o, _, ok := m.orders.load(idHash(id), id); ok && o.AccountID == accountID {
+			out = append(out, cloneOrder(o))
+		}
+	}
+	return out, nil
 }
 
 // FindReusableOrder returns the newest (highest ID) order filed under key

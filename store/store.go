@@ -47,6 +47,14 @@ type Store interface {
 	CreateOrder(ctx context.Context, o Order, newAuthzs []Authorization) (Order, error)
 	GetOrder(ctx context.Context, id int64) (Order, error)
 	UpdateOrder(ctx context.Context, id int64, mutate func(*Order) error) (Order, error)
+	// AccountOrders returns every order of the account, in ID order (the
+	// order they were created in), whatever their state: the RFC 8555
+	// §7.1.2.1 orders list before ca filters and pages it. An account
+	// with no orders, or no account, yields an empty list, not
+	// ErrNotFound. Backends keep an account → orders index maintained with
+	// every write, so the cost follows the account's orders, not all of
+	// them.
+	AccountOrders(ctx context.Context, accountID int64) ([]Order, error)
 	// FindReusableOrder returns the newest (highest ID) order with the key
 	// whose Expires is after now and that has not begun processing, or
 	// ErrNotFound. Backends may forget expired orders: now never goes back.

@@ -26,6 +26,8 @@ const (
 	// idKey(id) → nothing, for each unfinished order / authorization
 	bucketUnfinishedOrders = "unfinished-orders"
 	bucketUnfinishedAuthzs = "unfinished-authzs"
+	// accountOrderEntry, for every order (since format 3)
+	bucketAccountOrders = "account-orders"
 )
 
 // keyFormat is the meta key holding formatVersion.
@@ -65,9 +67,9 @@ func (o Options) Validate() error {
 // Store is the embedded on-disk Store, a single bbolt file. It keeps one
 // bucket per kind of object, keyed by ID (serial, hash), and index buckets
 // for every look-up the CA makes: account key → account, order key → order
-// IDs, authz key → valid authorizations, CRL shard → revoked serials,
-// unfinished orders and authorizations. The
-// indexes are exact: every write updates objects and indexes in one
+// IDs, account → order IDs, authz key → valid authorizations, CRL shard →
+// revoked serials, unfinished orders and authorizations. The indexes are
+// exact: every write updates objects and indexes in one
 // transaction. IDs come from the object buckets' sequences, so they survive
 // restarts and are never handed out twice.
 //
@@ -122,11 +124,11 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // initBuckets creates missing buckets and checks the format version,
-// upgrading a version 1 file (see upgradeV1).
+// upgrading a file of an older version (see upgrade).
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range []string{bucketMeta, bucketAccounts, bucketAccountKeys, bucketOrders,
-		bucketOrderIndex, bucketAuthzs, bucketAuthzIndex, bucketCerts, bucketRevoked, bucketBlocked,
-		bucketUnfinishedOrders, bucketUnfinishedAuthzs} {
+		bucketOrderIndex, bucketAccountOrders, bucketAuthzs, bucketAuthzIndex, bucketCerts, bucketRevoked,
+		bucketBlocked, bucketUnfinishedOrders, bucketUnfinishedAuthzs} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return err
 		}
@@ -136,9 +138,9 @@ func initBuckets(tx *bbolt.Tx) error {
 	case v == nil:
 	case len(v) == 1 && v[0] == formatVersion:
 		return nil
-	case len(v) == 1 && v[0] == 1:
-		if err := upgradeV1(tx); err != nil {
-			return fmt.Errorf("upgrading format 1: %w", err)
+	case len(v) == 1 && v[0] >= 1 && v[0] < formatVersion:
+		if err := upgrade(tx, v[0]); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("%w: file format %x, want %d", errCorrupt, v, formatVersion)
@@ -146,10 +148,24 @@ func initBuckets(tx *bbolt.Tx) error {
 	return meta.Put([]byte(keyFormat), []byte{formatVersion})
 }
 
-// upgradeV1 upgrades a format 1 file, whose values stay readable as they
-// are (see formatVersion): it fills the unfinished indexes, which format 1
-// did not have, by reading every order and authorization once. An order
-// unfinished in format 1 has no CSR, so resuming it fails it.
+// upgrade brings a file of format from up to formatVersion, one version at
+// a time, in Open's transaction: a failed upgrade writes nothing. Values
+// stay as they are (the reader accepts every older version); each step
+// fills the indexes the next version added.
+func upgrade(tx *bbolt.Tx, from byte) error {
+	steps := map[byte]func(*bbolt.Tx) error{1: upgradeV1, 2: upgradeV2}
+	for v := from; v < formatVersion; v++ {
+		if err := steps[v](tx); err != nil {
+			return fmt.Errorf("upgrading format %d: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// upgradeV1 upgrades a format 1 file to format 2: it fills the unfinished
+// indexes, which format 1 did not have, by reading every order and
+// authorization once. An order unfinished in format 1 has no CSR, so
+// resuming it fails it.
 func upgradeV1(tx *bbolt.Tx) error {
 	if err := bucket(tx, bucketOrders).ForEach(func(k, v []byte) error {
 		o, err := decodeOrder(idAt(k), v)
@@ -167,6 +183,20 @@ func upgradeV1(tx *bbolt.Tx) error {
 			return corrupt("authz", idAt(k), err)
 		}
 		_, err = reindex(bucket(tx, bucketUnfinishedAuthzs), entry{}, unfinishedAuthzEntry(&a))
+		return err
+	})
+}
+
+// upgradeV2 upgrades a format 2 file to format 3: it fills the
+// account-orders index, which format 2 did not have, by reading every
+// order once.
+func upgradeV2(tx *bbolt.Tx) error {
+	return bucket(tx, bucketOrders).ForEach(func(k, v []byte) error {
+		o, err := decodeOrder(idAt(k), v)
+		if err != nil {
+			return corrupt("order", idAt(k), err)
+		}
+		_, err = reindex(bucket(tx, bucketAccountOrders), entry{}, accountOrderEntry(&o))
 		return err
 	})
 }

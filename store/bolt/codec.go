@@ -37,10 +37,14 @@ import (
 //     of each challenge); version 1 values read with those empty. Open
 //     upgrades a version 1 file in place (initBuckets); its values are
 //     rewritten in version 2 as they are updated.
+//   - 3 changes no value (version 2 values read as they are) but adds the
+//     account-orders index (Store.AccountOrders), which Open fills when it
+//     upgrades a version 1 or 2 file. The bump makes an older fakeca, which
+//     would write orders without indexing them, refuse the file.
 
 // formatVersion is the first byte of every encoded value and the file
 // format in the meta bucket.
-const formatVersion = 2
+const formatVersion = 3
 
 // minReadVersion is the oldest value format the reader accepts.
 const minReadVersion = 1

@@ -121,6 +121,13 @@ func authzEntry(a *store.Authorization) entry {
 	return entry{k: binary.BigEndian.AppendUint64(k, uint64(a.ID)), v: []byte{}}
 }
 
+// accountOrderEntry files every order under its account: idKey(account) +
+// idKey(order) → nothing, so a prefix scan lists the account's orders in ID
+// order.
+func accountOrderEntry(o *store.Order) entry {
+	return entry{k: append(idKey(o.AccountID), idKey(o.ID)...), v: []byte{}}
+}
+
 // unfinishedOrderEntry files an unfinished order (store.Order.Unfinished)
 // by ID.
 func unfinishedOrderEntry(o *store.Order) entry {

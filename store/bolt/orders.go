@@ -62,17 +62,21 @@ func (s *Store) CreateOrder(ctx context.Context, o store.Order, newAuthzs []stor
 }
 
 // putOrder writes cur, whose previous state is old (nil for a new order),
-// updates the order and unfinished indexes and returns the encoded order.
+// updates the order, unfinished and account-orders indexes and returns the
+// encoded order.
 func putOrder(tx *bbolt.Tx, old, cur *store.Order) ([]byte, error) {
 	v := encodeOrder(cur)
 	if err := bucket(tx, bucketOrders).Put(idKey(cur.ID), v); err != nil {
 		return nil, err
 	}
-	var was, wasUnfinished entry
+	var was, wasUnfinished, wasOwned entry
 	if old != nil {
-		was, wasUnfinished = orderEntry(old), unfinishedOrderEntry(old)
+		was, wasUnfinished, wasOwned = orderEntry(old), unfinishedOrderEntry(old), accountOrderEntry(old)
 	}
 	if _, err := reindex(bucket(tx, bucketUnfinishedOrders), wasUnfinished, unfinishedOrderEntry(cur)); err != nil {
+		return nil, err
+	}
+	if _, err := reindex(bucket(tx, bucketAccountOrders), wasOwned, accountOrderEntry(cur)); err != nil {
 		return nil, err
 	}
 	now := orderEntry(cur)
@@ -135,6 +139,29 @@ func (s *Store) UpdateOrder(ctx context.Context, id int64, mutate func(*store.Or
 	})
 	if err != nil {
 		return store.Order{}, err
+	}
+	return out, nil
+}
+
+// AccountOrders returns the account's orders in ID order, read through the
+// account-orders index in one transaction: a consistent snapshot.
+func (s *Store) AccountOrders(ctx context.Context, accountID int64) ([]store.Order, error) {
+	var out []store.Order
+	err := s.read(ctx, func(tx *bbolt.Tx) error {
+		out = nil
+		prefix := idKey(accountID)
+		c := bucket(tx, bucketAccountOrders).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			o, err := getOrder(tx, idAt(k))
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

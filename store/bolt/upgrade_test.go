@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -44,32 +45,54 @@ func writeFile(t *testing.T, format byte, values map[string]map[int64]string) st
 	return path
 }
 
-// TestOpenUpgradesVersion1: a format 1 file opens, its unfinished work is
-// indexed, and it is format 2 from then on.
-func TestOpenUpgradesVersion1(t *testing.T) {
-	path := writeFile(t, 1, map[string]map[int64]string{
-		bucketOrders: {1: v1Order},
-		bucketAuthzs: {7: v1Authz},
-	})
-	for range 2 { // the second Open finds format 2
-		s, err := Open(path, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+// TestOpenUpgrades: a file of an older format opens, the indexes its
+// format lacked are filled (format 1: unfinished work; formats 1 and 2:
+// account orders), and it is of the current format from then on. A format
+// 2 file may still hold format 1 values, as the order here is.
+func TestOpenUpgrades(t *testing.T) {
+	for _, format := range []byte{1, 2} {
+		t.Run(fmt.Sprintf("format %d", format), func(t *testing.T) {
+			path := writeFile(t, format, map[string]map[int64]string{
+				bucketOrders: {1: v1Order},
+				bucketAuthzs: {7: v1Authz},
+			})
+			for range 2 { // the second Open finds the current format
+				s, err := Open(path, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkUpgraded(t, s, format)
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// checkUpgraded checks the indexes and format of a file upgraded from
+// format from. The unfinished indexes of a format 2 file are as the file
+// had them: writeFile wrote none.
+func checkUpgraded(t *testing.T, s *Store, from byte) {
+	t.Helper()
+	if from == 1 {
 		orders, authzs, err := s.Unfinished(t.Context())
 		if err != nil || len(orders) != 1 || orders[0].ID != 1 || orders[0].CSR != nil ||
 			len(authzs) != 1 || authzs[0].ID != 7 {
 			t.Errorf("Unfinished after the upgrade: %+v, %+v, %v; want order 1 and authz 7", orders, authzs, err)
 		}
-		err = s.db.View(func(tx *bbolt.Tx) error {
-			if v := bucket(tx, bucketMeta).Get([]byte(keyFormat)); len(v) != 1 || v[0] != formatVersion {
-				t.Errorf("format after the upgrade: %x, want %d", v, formatVersion)
-			}
-			return nil
-		})
-		if err := errors.Join(err, s.Close()); err != nil {
-			t.Fatal(err)
+	}
+	if orders, err := s.AccountOrders(t.Context(), 3); err != nil || len(orders) != 1 || orders[0].ID != 1 {
+		t.Errorf("AccountOrders(3) after the upgrade: %+v, %v; want order 1", orders, err)
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if v := bucket(tx, bucketMeta).Get([]byte(keyFormat)); len(v) != 1 || v[0] != formatVersion {
+			t.Errorf("format after the upgrade: %x, want %d", v, formatVersion)
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -196,6 +196,7 @@ func canceled(t *testing.T, newStore func(*testing.T) store.Store) {
 			_, err := s.UpdateOrder(ctx, o.ID, func(o *store.Order) error { return nop(o) })
 			return err
 		},
+		"AccountOrders": func() error { _, err := s.AccountOrders(ctx, acct.ID); return err },
 		"FindReusableOrder": func() error {
 			_, err := s.FindReusableOrder(ctx, store.OrderKey{AccountID: acct.ID, Identifiers: o.Identifiers, Profile: o.Profile}, base())
 			return err

@@ -5,7 +5,7 @@
 // create, read and update of every kind of object; ErrNotFound and
 // ErrConflict; that values going in and out never alias store memory; that a
 // failing mutator writes nothing; the reuse look-ups FindReusableOrder and
-// FindValidAuthz; the index of unfinished work, Unfinished; and concurrent use, which is only meaningful under -race.
+// FindValidAuthz; an account's orders list, AccountOrders; the index of unfinished work, Unfinished; and concurrent use, which is only meaningful under -race.
 //
 // Values are compared field by field with time.Time.Equal and with nil and
 // empty slices treated alike, so a backend that serialises values (UTC
@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"account keys", accountKeys},
 		{"orders", orders},
 		{"reusable orders", reusableOrders},
+		{"account orders", accountOrders},
 		{"authzs", authzs},
 		{"valid authzs", validAuthzs},
 		{"certificates", certificates},
