@@ -38,7 +38,8 @@ func TestConfigFiles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("good.yaml: %v", err)
 		}
-		if len(cfg.TSIG) != 2 || cfg.DefaultIPv6 != "2001:db8::1" || cfg.ManagementListen != "127.0.0.1:8055" {
+		if len(cfg.TSIG) != 2 || cfg.DefaultIPv6 != "2001:db8::1" || cfg.ManagementListen != "127.0.0.1:8055" ||
+			len(ListenAddrs(cfg.Listen)) != 2 || cfg.DoHKey != "testdata/doh-key.pem" {
 			t.Errorf("decoded %+v", cfg)
 		}
 	})
@@ -73,6 +74,14 @@ func TestConfigValidate(t *testing.T) {
 			c.Listen, c.HTTP01Listen, c.TLSALPN01Listen, c.ManagementListen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 		}},
 		{name: "defaults off", cfg: func(c *Config) { c.DefaultIPv4, c.DefaultIPv6, c.ManagementListen = "", "", "" }},
+		{name: "comma-separated addresses, empty entries skipped", cfg: func(c *Config) {
+			c.Listen, c.HTTP01Listen, c.HTTPS01Listen = " 127.0.0.1:0, 127.0.0.1:0,", "127.0.0.1:5002,[::1]:5002", ",127.0.0.1:5003"
+		}},
+		{name: "one bad address in a list", cfg: func(c *Config) { c.TLSALPN01Listen = "127.0.0.1:5001, 5001" },
+			want: []string{`dns.tlsalpn01Listen: "5001" is not host:port`}},
+		{name: "DoH needs a certificate and a key", cfg: func(c *Config) { c.DoHListen = "127.0.0.1:8443" },
+			want: []string{"dns.dohCert: required when dns.dohListen is set", "dns.dohKey: required when dns.dohListen is set"}},
+		{name: "DoH files without DoH are ignored", cfg: func(c *Config) { c.DoHCert = "cert.pem" }},
 		{name: "every problem is reported", cfg: func(c *Config) {
 			c.Listen = ""
 			c.Zones = []string{"*.test", "ok.test", "OK.test."}

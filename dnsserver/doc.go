@@ -1,5 +1,6 @@
-// Package dnsserver is fakeca's built-in authoritative DNS server, with the
-// HTTP-01 and TLS-ALPN-01 responders and a management API compatible with
+// Package dnsserver is fakeca's built-in authoritative DNS server (UDP,
+// TCP and DNS over HTTPS), with the HTTP-01 (plain and HTTPS) and
+// TLS-ALPN-01 responders and a management API compatible with
 // pebble-challtestsrv, so that cert-manager (or any ACME client and test
 // harness) can solve every challenge type against fakeca alone.
 //
@@ -22,14 +23,18 @@
 // YAML (key `dns`, decoded strictly over DefaultConfig) and flags:
 //
 //	dns:
-//	  listen: 127.0.0.1:8053            # --dns-listen
+//	  listen: 127.0.0.1:8053            # --dns-listen; every *Listen key takes comma-separated addresses
 //	  zones: [example.test]             # --dns-zone NAME (repeatable)
 //	  tsig:                             # --tsig NAME:ALGORITHM:BASE64SECRET (repeatable)
 //	    - {name: cert-manager., algorithm: hmac-sha256, secret: BASE64}
 //	  defaultIPv4: 127.0.0.1            # "" = no default A answer
 //	  defaultIPv6: "::1"
 //	  http01Listen: ""                  # off by default
+//	  https01Listen: ""                 # HTTP-01 over HTTPS, self-signed certificate
 //	  tlsalpn01Listen: ""
+//	  dohListen: ""                     # DNS over HTTPS (RFC 8484, POST), needs:
+//	  dohCert: ""                       #   PEM certificate chain file
+//	  dohKey: ""                        #   PEM private key file
 //	  challtestsrvListen: 127.0.0.1:8055 # --challtestsrv-listen
 //
 // # What it answers
@@ -76,13 +81,16 @@
 // /dns-request-history, …) with its status codes, error texts and history
 // JSON. Records written there and by UPDATE are the same data. The
 // HTTP-01 and TLS-ALPN-01 responders serve what the API provisions and
-// record each request in the History.
+// record each request in the History; the HTTPS-01 listener serves the
+// same responses (but no redirects) over TLS. The DNS-over-HTTPS listener
+// gives the UDP/TCP answers to RFC 8484 POSTs.
 //
 // # Lifecycle and concurrency
 //
-// New validates the Config and builds everything without binding or
-// starting goroutines; Start binds (port 0 allowed; ListenerAddr reports
-// the result) and owns the serving goroutines; Shutdown stops them and
+// New validates the Config (the DoH key pair comes loaded in it) and builds
+// everything without binding or starting goroutines; Start binds every
+// address of every listener (port 0 allowed; ListenerAddrs reports the
+// result) and owns the serving goroutines; Shutdown stops them and
 // waits. Records, History and the responders are safe for concurrent use:
 // DNS data has one RWMutex per served zone plus one for names outside the
 // zones, no code holds two of them, and an UPDATE runs under its zone's

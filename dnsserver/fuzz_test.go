@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"net"
 	"sync/atomic"
@@ -28,43 +29,23 @@ func (h errorCounter) Handle(_ context.Context, r slog.Record) error {
 func (h errorCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h errorCounter) WithGroup(string) slog.Handler      { return h }
 
-// serveWire runs raw bytes through the same steps as dns.Server: header
-// check (acceptMsg), unpack, TSIG verification, respond, and packing
-// (signing) the reply. It returns the packed reply, nil for no reply.
+// serveWire runs raw bytes through answerWire (dns.Server's steps, as
+// DNS over HTTPS takes them) as if they came over UDP and checks the
+// reply. It returns the packed reply, nil for no reply.
 func serveWire(t *testing.T, s *Server, b []byte) []byte {
-	if len(b) < 12 {
-		return nil // dns.Server drops what has no header
-	}
-	h := dns.Header{Id: binary.BigEndian.Uint16(b), Bits: binary.BigEndian.Uint16(b[2:]),
-		Qdcount: binary.BigEndian.Uint16(b[4:]), Ancount: binary.BigEndian.Uint16(b[6:]),
-		Nscount: binary.BigEndian.Uint16(b[8:]), Arcount: binary.BigEndian.Uint16(b[10:])}
-	if acceptMsg(h) == dns.MsgIgnore {
+	out, err := s.answerWire(b, inbound{udp: true})
+	if errors.Is(err, errNotAnswered) {
 		return nil
 	}
-	req := new(dns.Msg)
-	if acceptMsg(h) != dns.MsgAccept || req.Unpack(b) != nil {
-		return []byte("rejected by dns.Server")
-	}
-	var status error
-	if req.IsTsig() != nil {
-		status = dns.TsigVerifyWithProvider(b, s.keys, "", false)
-	}
-	resp := s.respond(req, status, true)
-	if resp.Id != req.Id || !resp.Response {
-		t.Fatalf("reply header: id %d (request %d), QR %v", resp.Id, req.Id, resp.Response)
-	}
-	var out []byte
-	var err error
-	if sig := req.IsTsig(); resp.IsTsig() != nil {
-		out, _, err = dns.TsigGenerateWithProvider(resp, s.keys, sig.MAC, false)
-	} else {
-		out, err = resp.Pack()
-	}
 	if err != nil {
-		t.Fatalf("packing the reply failed: %v\nreply: %v", err, resp)
+		t.Fatalf("packing the reply failed: %v", err)
 	}
-	if err := new(dns.Msg).Unpack(out); err != nil {
+	resp := new(dns.Msg)
+	if err := resp.Unpack(out); err != nil {
 		t.Fatalf("the reply does not unpack: %v", err)
+	}
+	if id := binary.BigEndian.Uint16(b); resp.Id != id || !resp.Response {
+		t.Fatalf("reply header: id %d (request %d), QR %v", resp.Id, id, resp.Response)
 	}
 	return out
 }

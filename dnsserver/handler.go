@@ -22,22 +22,33 @@ var _ dns.Handler = (*Server)(nil)
 // answering becomes SERVFAIL and a log line, never a crash.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_, udp := w.RemoteAddr().(*net.UDPAddr)
-	resp := s.respond(req, w.TsigStatus(), udp)
+	resp := s.respond(req, inbound{tsigStatus: w.TsigStatus(), udp: udp})
 	if err := w.WriteMsg(resp); err != nil {
 		s.log.Debug("dnsserver: writing DNS response failed", "error", err)
 	}
 }
 
-// respond computes the reply to a request that passed acceptMsg.
-// tsigStatus is miekg/dns's verdict on the request's TSIG (nil when valid
-// or absent). It never returns nil.
+// inbound is what the transport knows about a request besides its
+// message.
+type inbound struct {
+	// tsigStatus is miekg/dns's verdict on the request's TSIG (nil when
+	// valid or absent).
+	tsigStatus error
+	// udp truncates the reply to the client's UDP payload size.
+	udp bool
+	// userAgent is a DNS-over-HTTPS request's User-Agent, for the History.
+	userAgent string
+}
+
+// respond computes the reply to a request that passed acceptMsg. It never
+// returns nil.
 //
 // A correctly signed UPDATE for a zone this server does not serve gets an
 // unsigned NOTAUTH: miekg/dns clients such as cert-manager report every
 // signed NOTAUTH reply as "dns: bad authentication", which would hide the
 // real cause; unsigned, cert-manager shows "DNS update failed. Server
 // replied: NOTAUTH". Every other reply to a signed request is signed.
-func (s *Server) respond(req *dns.Msg, tsigStatus error, udp bool) (resp *dns.Msg) {
+func (s *Server) respond(req *dns.Msg, in inbound) (resp *dns.Msg) {
 	resp = new(dns.Msg)
 	resp.SetReply(req)
 	defer func() {
@@ -53,8 +64,8 @@ func (s *Server) respond(req *dns.Msg, tsigStatus error, udp bool) (resp *dns.Ms
 		resp.Rcode = dns.RcodeFormatError
 		return resp
 	}
-	if sig != nil && tsigStatus != nil {
-		code := tsigError(tsigStatus)
+	if sig != nil && in.tsigStatus != nil {
+		code := tsigError(in.tsigStatus)
 		s.log.Warn("dnsserver: TSIG check failed", "tsigKey", sig.Hdr.Name, "tsigError", dns.RcodeToString[int(code)])
 		resp.Rcode = dns.RcodeNotAuth
 		signReply(resp, sig, code, s.clock.Now().Unix())
@@ -65,7 +76,7 @@ func (s *Server) respond(req *dns.Msg, tsigStatus error, udp bool) (resp *dns.Ms
 	case opt != nil && opt.Version() != 0:
 		resp.Rcode = dns.RcodeBadVers
 	case req.Opcode == dns.OpcodeQuery:
-		s.query(req, resp)
+		s.query(req, resp, in.userAgent)
 	case req.Opcode == dns.OpcodeUpdate:
 		res := s.update(req, keyName(sig))
 		s.logUpdate(res, req, sig)
@@ -76,7 +87,7 @@ func (s *Server) respond(req *dns.Msg, tsigStatus error, udp bool) (resp *dns.Ms
 	default:
 		resp.Rcode = dns.RcodeNotImplemented
 	}
-	s.finish(resp, opt, sig, udp)
+	s.finish(resp, opt, sig, in.udp)
 	return resp
 }
 

@@ -18,27 +18,30 @@ const (
 	historyShards = 16
 )
 
-// HTTPRequest is one HTTP-01 request, as pebble-challtestsrv records it
+// HTTPRequest is one HTTP-01 request (plain HTTP or HTTPS), as
+// pebble-challtestsrv records it
 // (the JSON field names are the Go names).
 type HTTPRequest struct {
 	// URL is the request URI (path and query).
 	URL string
 	// Host is the Host header, port included.
 	Host string
-	// HTTPS is always false: fakeca has no HTTPS HTTP-01 listener.
+	// HTTPS is true for a request to the HTTPS-01 listener.
 	HTTPS bool
-	// ServerName is the TLS SNI; always empty here.
+	// ServerName is the TLS SNI of an HTTPS request; empty over HTTP.
 	ServerName string
 	// UserAgent is the User-Agent header.
 	UserAgent string
 }
 
-// DNSRequest is one DNS question received (QUERY opcode only).
+// DNSRequest is one DNS question received over UDP, TCP or HTTPS (QUERY
+// opcode only).
 type DNSRequest struct {
 	// Question is the question as received; its JSON is
 	// {"Name":…,"Qtype":…,"Qclass":…}.
 	Question dns.Question
-	// UserAgent is always empty (no DNS over HTTPS).
+	// UserAgent is the User-Agent header of a DNS-over-HTTPS request;
+	// empty over UDP and TCP.
 	UserAgent string
 }
 

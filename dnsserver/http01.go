@@ -10,9 +10,9 @@ import (
 // wellKnownPrefix is where HTTP-01 responses live (RFC 8555 §8.3).
 const wellKnownPrefix = "/.well-known/acme-challenge/"
 
-// HTTP01 is the HTTP-01 responder: it serves the key authorizations and
-// redirects provisioned through the management API, and records every
-// request in the History. It answers exactly like pebble-challtestsrv's
+// HTTP01 is the HTTP-01 responder behind the HTTP-01 and HTTPS-01
+// listeners: it serves the key authorizations and redirects provisioned
+// through the management API, and records every request in the History. It answers exactly like pebble-challtestsrv's
 // HTTP-01 server: a provisioned token's key authorization with 200, a
 // redirect (302, plain HTTP only) for a provisioned path, and an empty 200
 // for anything else. Safe for concurrent use; Server.HTTP01 returns the

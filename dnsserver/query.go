@@ -26,10 +26,11 @@ type step struct {
 	soa      *dns.SOA // the zone's SOA; nil outside the served zones
 }
 
-// query answers a QUERY's single question into resp.
-func (s *Server) query(req, resp *dns.Msg) {
+// query answers a QUERY's single question into resp and records it in
+// the History with userAgent.
+func (s *Server) query(req, resp *dns.Msg, userAgent string) {
 	q := req.Question[0]
-	s.history.addDNS(q, "")
+	s.history.addDNS(q, userAgent)
 	switch {
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
 		resp.Rcode = dns.RcodeRefused

@@ -10,7 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
-	"math/big"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -109,13 +108,9 @@ func (t *TLSALPN01) challengeCert(host string, ip netip.Addr, isIP bool, keyAuth
 	if err != nil {
 		return nil, fmt.Errorf("acmeIdentifier: %w", err)
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, fmt.Errorf("serial: %w", err)
-	}
 	now := t.clock.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "fakeca tls-alpn-01 responder"},
+		Subject:   pkix.Name{CommonName: "fakeca tls-alpn-01 responder"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -126,11 +121,11 @@ func (t *TLSALPN01) challengeCert(host string, ip netip.Addr, isIP bool, keyAuth
 	} else {
 		tmpl.DNSNames = []string{host}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, t.key.Public(), t.key)
+	cert, err := selfSigned(t.key, tmpl)
 	if err != nil {
 		return nil, fmt.Errorf("challenge certificate: %w", err)
 	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: t.key}, nil
+	return cert, nil
 }
 
 // arpaToIP parses a reverse-DNS name (RFC 8738 §6: the SNI of an IP

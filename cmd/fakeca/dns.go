@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,11 +26,12 @@ type dnsFlags struct {
 // addDNSFlags registers --dns-listen, --dns-zone, --tsig and
 // --challtestsrv-listen, writing into cfg and df.
 func addDNSFlags(fl *pflag.FlagSet, cfg *dnsserver.Config, df *dnsFlags) {
-	fl.StringVar(&cfg.Listen, "dns-listen", dnsserver.DefaultListen, "built-in DNS server address, UDP and TCP (\"\" turns it off)")
+	fl.StringVar(&cfg.Listen, "dns-listen", dnsserver.DefaultListen,
+		"built-in DNS server addresses, UDP and TCP, comma-separated (\"\" turns it off)")
 	fl.StringArrayVar(&df.zones, "dns-zone", nil, "zone the DNS server is authoritative for, besides test. (repeatable)")
 	fl.StringArrayVar(&df.tsig, "tsig", nil, "TSIG key NAME:ALGORITHM:BASE64SECRET for RFC 2136 updates (repeatable)")
 	fl.StringVar(&cfg.ManagementListen, "challtestsrv-listen", dnsserver.DefaultManagementListen,
-		"pebble-challtestsrv-compatible API address (\"\" turns it off)")
+		"pebble-challtestsrv-compatible API addresses, comma-separated (\"\" turns it off)")
 }
 
 // mergeDNSFlags copies the DNS flags that were set over cfg.
@@ -80,6 +82,9 @@ func runDNS(ctx context.Context, cfg dnsserver.Config, out, logOut io.Writer) er
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if err := loadDoHKeyPair(&cfg); err != nil {
+		return err
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -92,9 +97,14 @@ func runDNS(ctx context.Context, cfg dnsserver.Config, out, logOut io.Writer) er
 	if err := srv.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "fakeca DNS serving %v on %s (UDP+TCP)\n", srv.Zones(), srv.Addr())
-	if a := srv.ListenerAddr(dnsserver.ListenerManagement); a != "" {
-		fmt.Fprintf(out, "  pebble-challtestsrv API: http://%s\n", a)
+	fmt.Fprintf(out, "fakeca DNS serving %v on %s (UDP+TCP)\n", srv.Zones(),
+		strings.Join(srv.ListenerAddrs(dnsserver.ListenerDNS), ", "))
+	for _, l := range []struct{ name, label, scheme string }{{dnsserver.ListenerManagement, "pebble-challtestsrv API", "http"},
+		{dnsserver.ListenerDoH, "DNS over HTTPS", "https"}, {dnsserver.ListenerHTTP01, "HTTP-01", "http"},
+		{dnsserver.ListenerHTTPS01, "HTTPS-01", "https"}, {dnsserver.ListenerTLSALPN01, "TLS-ALPN-01", "tls"}} {
+		for _, a := range srv.ListenerAddrs(l.name) {
+			fmt.Fprintf(out, "  %s: %s://%s\n", l.label, l.scheme, a)
+		}
 	}
 	fmt.Fprintln(out, "Press Ctrl-C to stop.")
 	<-ctx.Done()
