@@ -43,6 +43,9 @@ type fileConfig struct {
 	StrictPublicSuffix bool          `yaml:"strictPublicSuffix"`
 	AllowOrderValidity bool          `yaml:"allowOrderValidity"`
 	Hierarchy          string        `yaml:"hierarchy"`
+	ChainLength        int           `yaml:"chainLength"`
+	AlternateRoots     int           `yaml:"alternateRoots"`
+	LeafIssuer         string        `yaml:"leafIssuer"`
 	OCSP               bool          `yaml:"ocsp"`
 	AllowEd25519       bool          `yaml:"allowEd25519"`
 	CRLPublishDelay    time.Duration `yaml:"crlPublishDelay"`
@@ -152,6 +155,8 @@ func mergeFlags(cfg *fileConfig, flags *pflag.FlagSet, f fileConfig) {
 	set("strict-public-suffix", func() { cfg.StrictPublicSuffix = f.StrictPublicSuffix })
 	set("allow-order-validity", func() { cfg.AllowOrderValidity = f.AllowOrderValidity })
 	set("hierarchy", func() { cfg.Hierarchy = f.Hierarchy })
+	set("chain-length", func() { cfg.ChainLength = f.ChainLength })
+	set("alternate-roots", func() { cfg.AlternateRoots = f.AlternateRoots })
 	set("ocsp", func() { cfg.OCSP = f.OCSP })
 	set("allow-ed25519", func() { cfg.AllowEd25519 = f.AllowEd25519 })
 	set("crl-publish-delay", func() { cfg.CRLPublishDelay = f.CRLPublishDelay })
@@ -208,18 +213,23 @@ func (c fileConfig) instanceConfig() (instance.Config, error) {
 	cfg := instance.Config{Listen: c.Listen, MgmtListen: c.MgmtListen, HTTPListen: c.HTTPListen,
 		TLSHosts: c.TLSHosts, DataDir: c.DataDir, CA: cacfg, Validation: val, PublicURL: c.PublicURL,
 		RateLimits: c.RateLimits, Events: c.Events, Faults: c.Faults,
-		PKI: pki.Config{Hierarchy: c.Hierarchy}}
+		PKI: pki.Config{Hierarchy: c.Hierarchy, ChainLength: c.ChainLength, AlternateRoots: c.AlternateRoots,
+			LeafIssuer: c.LeafIssuer}}
 	if err := val.Validate(); err != nil {
 		return instance.Config{}, err
 	}
 	if err := cfg.PKI.Validate(); err != nil {
-		return instance.Config{}, err
+		// pki names its fields "pki.<key>"; here they are top-level keys.
+		return instance.Config{}, errors.New(strings.TrimPrefix(err.Error(), "pki."))
 	}
 	if c.DNS.Listen != "" {
 		if err := c.DNS.Validate(); err != nil {
 			return instance.Config{}, err
 		}
 		dns := c.DNS
+		if err := loadDoHKeyPair(&dns); err != nil {
+			return instance.Config{}, err
+		}
 		cfg.DNS = &dns
 	}
 	if err := cfg.Faults.Validate(); err != nil {

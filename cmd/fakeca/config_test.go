@@ -37,6 +37,9 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad dns zone flag", []string{"--dns-zone", "bad..zone", "--dns-listen", "127.0.0.1:0"}, "dns.zones"},
 		{"bad tsig in file", []string{"--config", "testdata/bad_dns_tsig.yaml"}, "dns.tsig[0].algorithm"},
 		{"bad hierarchy flag", []string{"--hierarchy", "nope"}, "hierarchy"},
+		{"negative chain length", []string{"--chain-length", "-1"}, "chainLength: must be 1..16 (or 0 for 1), got -1"},
+		{"too many alternate roots", []string{"--alternate-roots", "17"}, "alternateRoots: must be 0..16, got 17"},
+		{"bad leaf issuer in file", []string{"--config", "testdata/bad_leaf_issuer.yaml"}, `leafIssuer: must be "rsa", "ecdsa" or empty, got "dsa"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

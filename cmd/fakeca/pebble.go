@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -19,11 +20,12 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/fakeca/fakeca/ca/instance"
+	"github.com/fakeca/fakeca/ca/pki"
 	"github.com/fakeca/fakeca/faults"
 )
 
-// Pebble's environment variables that faults.FromPebbleEnv does not read,
-// and Pebble's defaults for those it does (reference §1.9).
+// Pebble's environment variables that faults.FromPebbleEnv does not read
+// (reference §1.9).
 const (
 	envChainLength    = "PEBBLE_CHAIN_LENGTH"
 	envAlternateRoots = "PEBBLE_ALTERNATE_ROOTS"
@@ -137,7 +139,7 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 	if err := applyPebbleEnv(&fc, withPebbleDefaults(getenv)); err != nil {
 		return instance.Config{}, err
 	}
-	if err := pebbleChainEnv(getenv, warn); err != nil {
+	if err := pebbleChainEnv(&fc, pc.KeyAlgorithm, getenv); err != nil {
 		return instance.Config{}, err
 	}
 	icfg, err := fc.instanceConfig()
@@ -177,32 +179,37 @@ func withPebbleDefaults(getenv func(string) string) func(string) string {
 	}
 }
 
-// pebbleChainEnv checks PEBBLE_CHAIN_LENGTH, PEBBLE_ALTERNATE_ROOTS and
-// PEBBLE_WFE_ORDERS_PER_PAGE. fakeca serves its fixed hierarchy (two
-// roots; ECDSA leaves get a cross-signed chain and an alternate) and no
-// orders list, so values it cannot honour are warned about, not errors.
-func pebbleChainEnv(getenv func(string) string, warn io.Writer) error {
+// pebbleChainEnv applies PEBBLE_CHAIN_LENGTH, PEBBLE_ALTERNATE_ROOTS and
+// PEBBLE_WFE_ORDERS_PER_PAGE (Pebble's defaults 1, 0 and 3 when unset) and
+// keyAlgorithm, which picks the intermediate that signs every leaf.
+// Errors name the variable.
+func pebbleChainEnv(fc *fileConfig, keyAlgorithm string, getenv func(string) string) error {
 	for _, v := range []struct {
-		name string
-		min  int
-		ours int
-		note string
+		name     string
+		min, max int
+		dst      *int
+		def      int
 	}{
-		{envChainLength, 1, 1, "fakeca's chains have one intermediate (ECDSA leaves add a cross-signed root)"},
-		{envAlternateRoots, 0, 1, "fakeca always has two roots; ECDSA leaves get one alternate chain"},
-		{envOrdersPerPage, 1, 0, "fakeca serves no orders list"},
+		{envChainLength, 1, pki.MaxChainLength, &fc.ChainLength, 1},
+		{envAlternateRoots, 0, pki.MaxAlternateRoots, &fc.AlternateRoots, 0},
+		{envOrdersPerPage, 1, math.MaxInt32, &fc.CA.OrdersPerPage, 3},
 	} {
+		*v.dst = v.def
 		s := strings.TrimSpace(getenv(v.name))
 		if s == "" {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < v.min {
-			return fmt.Errorf("%s: %q is not an integer >= %d", v.name, s, v.min)
+		if err != nil || n < v.min || n > v.max {
+			// Pebble panics on PEBBLE_CHAIN_LENGTH=0 ("At least one
+			// intermediate must be present"); fakeca refuses it.
+			return fmt.Errorf("%s: %q is not an integer from %d to %d", v.name, s, v.min, v.max)
 		}
-		if n != v.ours {
-			fmt.Fprintf(warn, "warning: %s=%d is not honoured: %s\n", v.name, n, v.note)
-		}
+		*v.dst = n
+	}
+	fc.LeafIssuer = pki.LeafIssuerRSA // Pebble's default keyAlgorithm
+	if strings.EqualFold(keyAlgorithm, "ecdsa") {
+		fc.LeafIssuer = pki.LeafIssuerECDSA
 	}
 	return nil
 }

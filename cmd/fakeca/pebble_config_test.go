@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -146,6 +147,36 @@ func TestChalltestsrvFlags(t *testing.T) {
 			}
 			if err == nil {
 				tc.check(t, c.Listen, c.HTTP01Listen, c.TLSALPN01Listen, c.ManagementListen)
+			}
+		})
+	}
+}
+
+// TestPebbleChainEnv checks PEBBLE_CHAIN_LENGTH, PEBBLE_ALTERNATE_ROOTS,
+// PEBBLE_WFE_ORDERS_PER_PAGE and keyAlgorithm: Pebble's defaults when
+// unset, the values when set, and errors naming the variable.
+func TestPebbleChainEnv(t *testing.T) {
+	tests := []struct {
+		name, keyAlg string
+		env          map[string]string
+		want         string // "chain alt perPage leafIssuer" or an error
+	}{
+		{"Pebble's defaults", "", nil, "1 0 3 rsa"},
+		{"set", "ECDSA", map[string]string{envChainLength: "3", envAlternateRoots: " 2 ", envOrdersPerPage: "10"}, "3 2 10 ecdsa"},
+		{"chain length 0 (Pebble panics)", "", map[string]string{envChainLength: "0"}, `PEBBLE_CHAIN_LENGTH: "0" is not an integer from 1 to 16`},
+		{"alternate roots not a number", "", map[string]string{envAlternateRoots: "two"}, `PEBBLE_ALTERNATE_ROOTS: "two" is not an integer from 0 to 16`},
+		{"zero orders per page", "", map[string]string{envOrdersPerPage: "0"}, `PEBBLE_WFE_ORDERS_PER_PAGE: "0" is not an integer from 1 to 2147483647`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fc, _ := defaults("pebble")
+			err := pebbleChainEnv(&fc, tc.keyAlg, func(k string) string { return tc.env[k] })
+			got := fmt.Sprintf("%d %d %d %s", fc.ChainLength, fc.AlternateRoots, fc.CA.OrdersPerPage, fc.LeafIssuer)
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -184,11 +184,15 @@ func TestPebbleIssuance(t *testing.T) {
 	}
 }
 
-// TestPebbleChainsAndRevocation checks the alternate chain at
-// /certZ/<serial>/alternate/<n>, the roots at /roots/N, and a revoked
-// certificate's status at /cert-status-by-serial/.
+// TestPebbleChainsAndRevocation checks PEBBLE_CHAIN_LENGTH and
+// PEBBLE_ALTERNATE_ROOTS as Pebble serves them: chain n of every
+// certificate (the default at /certZ/<serial>, the others at
+// /certZ/<serial>/alternate/<n>) is the leaf plus CHAIN_LENGTH
+// intermediates, verifies under /roots/<n> only, and starts with
+// /intermediates/<n>; then a revoked certificate's status at
+// /cert-status-by-serial/.
 func TestPebbleChainsAndRevocation(t *testing.T) {
-	r := startPebbleRig(t, nil, pebbleEnv("PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_CHAIN_LENGTH=1", "PEBBLE_ALTERNATE_ROOTS=1"))
+	r := startPebbleRig(t, nil, pebbleEnv("PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_CHAIN_LENGTH=2", "PEBBLE_ALTERNATE_ROOTS=2"))
 	cl := r.client(t)
 	ctx := context.Background()
 	if _, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
@@ -196,19 +200,38 @@ func TestPebbleChainsAndRevocation(t *testing.T) {
 	}
 	chain, certURL, _ := r.issue(t, cl, "chain.example.test", "http-01")
 	alts, err := cl.ListCertAlternates(ctx, certURL)
-	if err != nil || len(alts) != 1 || !strings.Contains(alts[0], "/alternate/") {
+	if err != nil || len(alts) != 2 || !strings.Contains(alts[0], "/alternate/") {
 		t.Fatalf("alternates = %v, %v", alts, err)
 	}
-	alt, err := cl.FetchCert(ctx, alts[0], true)
-	if err != nil || len(alt) == len(chain) {
-		t.Fatalf("alternate chain: %d certs (default %d), %v", len(alt), len(chain), err)
-	}
-	for _, n := range []string{"0", "1"} {
-		if code, _ := r.mgmtGet(t, "/roots/"+n); code != http.StatusOK {
-			t.Errorf("/roots/%s: %d", n, code)
+	chains := [][][]byte{chain}
+	for _, u := range alts {
+		alt, err := cl.FetchCert(ctx, u, true)
+		if err != nil {
+			t.Fatal(err)
 		}
+		chains = append(chains, alt)
 	}
 	leaf, _ := x509.ParseCertificate(chain[0])
+	for n, c := range chains {
+		if len(c) != 3 {
+			t.Errorf("chain %d: %d certificates, want the leaf and 2 intermediates", n, len(c))
+		}
+		if _, b := r.mgmtGet(t, fmt.Sprintf("/intermediates/%d", n)); !bytes.Equal(pemCert(t, b).Raw, c[1]) {
+			t.Errorf("/intermediates/%d is not chain %d's first intermediate", n, n)
+		}
+		for m := range chains {
+			_, b := r.mgmtGet(t, fmt.Sprintf("/roots/%d", m))
+			roots, inter := x509.NewCertPool(), x509.NewCertPool()
+			roots.AddCert(pemCert(t, b))
+			for _, der := range c[1:] {
+				ic, _ := x509.ParseCertificate(der)
+				inter.AddCert(ic)
+			}
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter}); (err == nil) != (m == n) {
+				t.Errorf("chain %d under /roots/%d: %v", n, m, err)
+			}
+		}
+	}
 	serial := fmt.Sprintf("%x", leaf.SerialNumber)
 	var st struct{ Status string }
 	if _, b := r.mgmtGet(t, "/cert-status-by-serial/"+serial); json.Unmarshal(b, &st) != nil || st.Status != "Valid" {
@@ -220,6 +243,16 @@ func TestPebbleChainsAndRevocation(t *testing.T) {
 	if _, b := r.mgmtGet(t, "/cert-status-by-serial/"+serial); json.Unmarshal(b, &st) != nil || st.Status != "Revoked" {
 		t.Fatalf("after revoke: %s", b)
 	}
+}
+
+// pemCert parses the first PEM certificate in b or fails the test.
+func pemCert(t *testing.T, b []byte) *x509.Certificate {
+	t.Helper()
+	certs := pemCerts(t, b)
+	if len(certs) == 0 {
+		t.Fatalf("no PEM certificate in %q", b)
+	}
+	return certs[0]
 }
 
 func TestPebbleEABRequired(t *testing.T) {

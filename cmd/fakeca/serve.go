@@ -48,6 +48,8 @@ func newServeCmd() *cobra.Command {
 	fl.DurationVar(&f.CRLPublishDelay, "crl-publish-delay", 0, "delay before a revocation appears in CRLs (Let's Encrypt: up to 24h)")
 	fl.StringVar(&f.PublicURL, "public-url", "", "base URL for AIA/CRL/OCSP URLs in certificates (default: http://<http-listen>)")
 	fl.StringVar(&f.Hierarchy, "hierarchy", "", "certificate hierarchy names: fakeca (default), letsencrypt-staging, letsencrypt-production")
+	fl.IntVar(&f.ChainLength, "chain-length", 1, "intermediates per chain (Pebble's PEBBLE_CHAIN_LENGTH), 1-16")
+	fl.IntVar(&f.AlternateRoots, "alternate-roots", 0, "extra roots, each with its own alternate chains (PEBBLE_ALTERNATE_ROOTS), 0-16")
 	addDNSFlags(fl, &f.DNS, &df)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := df.parse(&f.DNS); err != nil {
