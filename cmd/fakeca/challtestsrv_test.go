@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net/http"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
 	"k8s.io/utils/clock"
 
 	"github.com/fakeca/fakeca/dnsserver"
@@ -107,35 +111,51 @@ func (tc challtestsrvCase) run(t *testing.T) {
 	}
 }
 
-// TestChalltestsrvServes starts the server challtestsrvConfig configures
-// on two DNS addresses, HTTPS-01 and DoH, all on free loopback ports.
-func TestChalltestsrvServes(t *testing.T) {
+// TestChalltestsrvProcess runs `pebble-challtestsrv` with every listener
+// on, two HTTP-01 and two DNS addresses, and checks each through its
+// protocol: HTTP-01 on both addresses, HTTPS-01, DNS over UDP on both
+// addresses and DNS over HTTPS.
+func TestChalltestsrvProcess(t *testing.T) {
 	dir := t.TempDir()
-	writeServingCert(t, dir)
-	certs := filepath.Join(dir, "certs", "localhost")
-	c, err := challtestsrvConfig([]string{"-dnsserver", "127.0.0.1:0,127.0.0.1:0", "-http01", "", "-tlsalpn01", "",
-		"-https01", "127.0.0.1:0", "-management", "127.0.0.1:0", "-doh", "127.0.0.1:0",
-		"-doh-cert", filepath.Join(certs, "cert.pem"), "-doh-cert-key", filepath.Join(certs, "key.pem")}, t.Output())
+	pool := writeServingCert(t, dir)
+	h1, h2, hs, d1, d2, doh, alpn, mgmt := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t),
+		freePort(t), freePort(t), freePort(t)
+	startProc(t, fakecaBinary(t), "pebble-challtestsrv", dir, nil, addr(mgmt),
+		"-http01", addr(h1)+","+addr(h2), "-https01", addr(hs), "-dnsserver", addr(d1)+","+addr(d2),
+		"-doh", addr(doh), "-doh-cert", "certs/localhost/cert.pem", "-doh-cert-key", "certs/localhost/key.pem",
+		"-tlsalpn01", addr(alpn), "-management", addr(mgmt), "-defaultIPv4", "192.0.2.7")
+	r := pebbleRig{chall: "http://" + addr(mgmt)}
+	r.challtest(t, "/add-http01", map[string]string{"token": "tok", "content": "tok.thumb"})
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // #nosec G402 -- self-signed responder
+	for _, u := range []string{"http://" + addr(h1), "http://" + addr(h2), "https://" + addr(hs)} {
+		resp, err := insecure.Get(u + "/.well-known/acme-challenge/tok")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "tok.thumb" {
+			t.Errorf("%s: %q", u, b)
+		}
+	}
+	q := new(dns.Msg).SetQuestion("anything.example.test.", dns.TypeA)
+	for _, a := range []string{addr(d1), addr(d2)} {
+		in, err := dns.Exchange(q, a)
+		if err != nil || len(in.Answer) != 1 || in.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
+			t.Errorf("UDP %s: %v %v", a, in, err)
+		}
+	}
+	raw, _ := q.Pack()
+	doHClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := doHClient.Post("https://"+addr(doh)+"/dns-query", "application/dns-message", bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := dnsserver.New(c, dnsserver.Deps{Clock: clock.RealClock{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := srv.Shutdown(t.Context()); err != nil {
-			t.Error(err)
-		}
-	}()
-	for name, want := range map[string]int{dnsserver.ListenerDNS: 2, dnsserver.ListenerHTTPS01: 1,
-		dnsserver.ListenerDoH: 1, dnsserver.ListenerManagement: 1, dnsserver.ListenerHTTP01: 0} {
-		if got := srv.ListenerAddrs(name); len(got) != want || slices.Contains(got, "") {
-			t.Errorf("%s listens on %q, want %d addresses", name, got, want)
-		}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	in := new(dns.Msg)
+	if err := in.Unpack(b); err != nil || len(in.Answer) != 1 || in.Answer[0].(*dns.A).A.String() != "192.0.2.7" {
+		t.Errorf("DoH: %s %v %v", resp.Status, in, err)
 	}
 }
 

@@ -27,6 +27,18 @@ import (
 // fresh nonce from newNonce, returning the status and body.
 func signedPost(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, url string, payload any) (int, []byte) {
 	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	pad := func(n *big.Int) string { return b64(n.FillBytes(make([]byte, 32))) }
+	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": pad(key.X), "y": pad(key.Y)}
+	code, b, _ := postJWS(t, r, key, map[string]any{"jwk": jwk}, url, payload)
+	return code, b
+}
+
+// postJWS posts payload (nil: POST-as-GET) as an ES256 JWS whose
+// protected header is hdr plus alg, a fresh nonce and url, and returns the
+// status, body and headers.
+func postJWS(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, hdr map[string]any, url string, payload any) (int, []byte, http.Header) {
+	t.Helper()
 	resp, err := r.http.Head(r.acme + "/nonce-plz")
 	if err != nil {
 		t.Fatal(err)
@@ -37,18 +49,23 @@ func signedPost(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, url string, pa
 		t.Fatalf("no nonce: %s", resp.Status)
 	}
 	b64 := base64.RawURLEncoding.EncodeToString
-	pad := func(n *big.Int) string { return b64(n.FillBytes(make([]byte, 32))) }
-	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": pad(key.X), "y": pad(key.Y)}
-	prot, _ := json.Marshal(map[string]any{"alg": "ES256", "jwk": jwk, "nonce": nonce, "url": url})
-	pl, _ := json.Marshal(payload)
-	signing := b64(prot) + "." + b64(pl)
+	prot := map[string]any{"alg": "ES256", "nonce": nonce, "url": url}
+	for k, v := range hdr {
+		prot[k] = v
+	}
+	protJSON, _ := json.Marshal(prot)
+	var pl []byte
+	if payload != nil {
+		pl, _ = json.Marshal(payload)
+	}
+	signing := b64(protJSON) + "." + b64(pl)
 	h := sha256.Sum256([]byte(signing))
 	rr, ss, err := ecdsa.Sign(rand.Reader, key, h[:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig := append(rr.FillBytes(make([]byte, 32)), ss.FillBytes(make([]byte, 32))...)
-	body, _ := json.Marshal(map[string]string{"protected": b64(prot), "payload": b64(pl), "signature": b64(sig)})
+	body, _ := json.Marshal(map[string]string{"protected": b64(protJSON), "payload": b64(pl), "signature": b64(sig)})
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/jose+json")
 	req.Header.Set("User-Agent", "fakeca-pebble-test")
@@ -58,7 +75,49 @@ func signedPost(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, url string, pa
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, resp.Header
+}
+
+// TestPebbleOrdersList pages through /list-orderz/ with
+// PEBBLE_WFE_ORDERS_PER_PAGE=2: the account names its list, pages hold
+// two order URLs oldest first and link the next page.
+func TestPebbleOrdersList(t *testing.T) {
+	r := startPebbleRig(t, nil, pebbleEnv("PEBBLE_WFE_ORDERS_PER_PAGE=2"))
+	cl := r.client(t)
+	ctx := context.Background()
+	acct, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(acct.OrdersURL, r.acme+"/list-orderz/") {
+		t.Fatalf("account orders URL %q, want Pebble's /list-orderz/", acct.OrdersURL)
+	}
+	var want []string
+	for i := range 3 {
+		o, err := cl.AuthorizeOrder(ctx, acme.DomainIDs(fmt.Sprintf("o%d.example.test", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, o.URI)
+	}
+	key := cl.Key.(*ecdsa.PrivateKey)
+	var got []string
+	for url, page := acct.OrdersURL, 1; url != ""; page++ {
+		code, b, h := postJWS(t, r, key, map[string]any{"kid": acct.URI}, url, nil)
+		var list struct{ Orders []string }
+		if code != http.StatusOK || json.Unmarshal(b, &list) != nil || len(list.Orders) != min(2, 3-len(got)) {
+			t.Fatalf("page %d: %d %s", page, code, b)
+		}
+		got, url = append(got, list.Orders...), ""
+		for _, l := range h.Values("Link") {
+			if strings.Contains(l, `rel="next"`) {
+				url = l[strings.Index(l, "<")+1 : strings.Index(l, ">")]
+			}
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("listed %q, want %q", got, want)
+	}
 }
 
 // TestPebbleNonceRejectPartial: PEBBLE_WFE_NONCEREJECT=50 rejects roughly
