@@ -2,24 +2,18 @@ package instance_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"testing"
 	"time"
 
-	legoacme "github.com/go-acme/lego/v5/acme"
 	"github.com/go-acme/lego/v5/certcrypto"
 	"github.com/go-acme/lego/v5/certificate"
 	"github.com/go-acme/lego/v5/challenge/dns01"
-	"github.com/go-acme/lego/v5/lego"
-	"github.com/go-acme/lego/v5/registration"
 
 	"github.com/fakeca/fakeca/ca/instance"
+	"github.com/fakeca/fakeca/internal/legotest"
 )
 
 // e2eLego runs the scenario table with lego v5 as a library: Obtain with
@@ -46,7 +40,8 @@ func e2eLego(t *testing.T, env *e2eEnv) {
 func e2eLegoCase(t *testing.T, env *e2eEnv, c e2eCase) {
 	ctx := e2eContext(t)
 	inst := env.caFor(c)
-	cl := e2eLegoClient(ctx, t, inst)
+	cl := legotest.NewClient(ctx, t, legotest.Options{DirURL: inst.DirectoryURL(),
+		HTTPClient: httpClient(t, inst.BundlePEM()), UserAgent: "fakeca-e2e", Timeout: 6 * time.Second})
 	var p e2eLegoProvider
 	if !c.always {
 		p = e2eLegoProvider{env: env, typ: c.challenge}
@@ -106,35 +101,6 @@ func e2eRootCN(t *testing.T, inst *instance.Instance, alg x509.PublicKeyAlgorith
 	t.Fatalf("no %s root in the bundle", alg)
 	return ""
 }
-
-// e2eLegoClient registers a new ECDSA account at inst.
-func e2eLegoClient(ctx context.Context, t *testing.T, inst *instance.Instance) *lego.Client {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := lego.NewConfig(e2eLegoUser{key: key})
-	cfg.CADirURL = inst.DirectoryURL()
-	cfg.HTTPClient = httpClient(t, inst.BundlePEM())
-	cfg.UserAgent = "fakeca-e2e"
-	cfg.Certificate.Timeout = 6 * time.Second // polls the order every Timeout/60
-	cl, err := lego.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true}); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	return cl
-}
-
-// e2eLegoUser is a registration.User without e-mail.
-type e2eLegoUser struct{ key crypto.Signer }
-
-func (e2eLegoUser) GetEmail() string                           { return "" }
-func (e2eLegoUser) GetRegistration() *legoacme.ExtendedAccount { return nil }
-func (u e2eLegoUser) GetPrivateKey() crypto.Signer             { return u.key }
 
 // e2eLegoProvider publishes lego's challenges in the test's http-01 responder
 // or DNS server; the zero value presents nothing (for the always-valid CA).

@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -14,12 +10,10 @@ import (
 	"testing"
 	"time"
 
-	legoacme "github.com/go-acme/lego/v5/acme"
+	"github.com/fakeca/fakeca/internal/legotest"
 	"github.com/go-acme/lego/v5/certcrypto"
 	"github.com/go-acme/lego/v5/certificate"
 	"github.com/go-acme/lego/v5/challenge/dns01"
-	"github.com/go-acme/lego/v5/lego"
-	"github.com/go-acme/lego/v5/registration"
 )
 
 // TestPebbleLego drives `pebble` and `pebble-challtestsrv` processes with
@@ -31,7 +25,8 @@ func TestPebbleLego(t *testing.T) {
 		pebbleEnv("PEBBLE_ALTERNATE_ROOTS=1"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl := r.legoClient(ctx, t)
+	cl := legotest.NewClient(ctx, t, legotest.Options{DirURL: r.acme + "/dir", HTTPClient: r.http,
+		UserAgent: "fakeca-pebble-lego-test", Timeout: 30 * time.Second})
 	_, altRoot := r.mgmtGet(t, "/roots/1")
 	altCN := pemCert(t, altRoot).Subject.CommonName
 	for _, tc := range []struct{ name, typ, preferred string }{
@@ -82,30 +77,6 @@ func TestPebbleLego(t *testing.T) {
 		})
 	}
 }
-
-// legoClient registers a new ECDSA account with lego at the rig's Pebble.
-func (r pebbleRig) legoClient(ctx context.Context, t *testing.T) *lego.Client {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	cfg := lego.NewConfig(legoUser{key: key})
-	cfg.CADirURL, cfg.HTTPClient, cfg.UserAgent = r.acme+"/dir", r.http, "fakeca-pebble-lego-test"
-	cfg.Certificate.Timeout = 30 * time.Second
-	cl, err := lego.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cl.Registration.Register(ctx, registration.RegisterOptions{TermsOfServiceAgreed: true}); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	return cl
-}
-
-// legoUser is a registration.User without e-mail.
-type legoUser struct{ key crypto.Signer }
-
-func (legoUser) GetEmail() string                           { return "" }
-func (legoUser) GetRegistration() *legoacme.ExtendedAccount { return nil }
-func (u legoUser) GetPrivateKey() crypto.Signer             { return u.key }
 
 // challtestProvider is a lego challenge provider that publishes through
 // pebble-challtestsrv's management API, as Pebble users' harnesses do.
