@@ -26,11 +26,7 @@ const (
 // Boulder, any requester may fetch any certificate.
 func (s *Server) certificate(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost {
-		req, err := s.verifyPOST(r, byKID)
-		if err != nil {
-			return err
-		}
-		if err := requirePostAsGet(req); err != nil {
+		if _, err := s.verifyPostAsGet(r); err != nil {
 			return err
 		}
 	}

@@ -54,11 +54,7 @@ func (s *Server) directory(w http.ResponseWriter, r *http.Request) error {
 // POST-as-GET also gets 200.
 func (s *Server) newNonce(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost {
-		req, err := s.verifyPOST(r, byKID)
-		if err != nil {
-			return err
-		}
-		if err := requirePostAsGet(req); err != nil {
+		if _, err := s.verifyPostAsGet(r); err != nil {
 			return err
 		}
 	}

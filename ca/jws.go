@@ -297,10 +297,15 @@ func checkAlgForKey(alg string, jwk *jose.JSONWebKey) error {
 	return nil
 }
 
-// requirePostAsGet rejects a non-empty payload on a POST-as-GET request.
-func requirePostAsGet(req signedRequest) error {
-	if len(req.payload) != 0 {
-		return acme.New(acme.Malformed, detailPostAsGetNotEmpty)
+// verifyPostAsGet authenticates a kid-signed POST whose payload must be
+// empty (RFC 8555 §6.3 POST-as-GET).
+func (s *Server) verifyPostAsGet(r *http.Request) (signedRequest, error) {
+	req, err := s.verifyPOST(r, byKID)
+	if err != nil {
+		return req, err
 	}
-	return nil
+	if len(req.payload) != 0 {
+		return req, acme.New(acme.Malformed, detailPostAsGetNotEmpty)
+	}
+	return req, nil
 }

@@ -302,11 +302,8 @@ func (s *Server) orderFromURL(r *http.Request) (store.Order, error) {
 	if r.Method != http.MethodPost {
 		return s.orderByVars(r, 0)
 	}
-	req, err := s.verifyPOST(r, byKID)
+	req, err := s.verifyPostAsGet(r)
 	if err != nil {
-		return store.Order{}, err
-	}
-	if err := requirePostAsGet(req); err != nil {
 		return store.Order{}, err
 	}
 	return s.orderByVars(r, req.acct.ID)
