@@ -76,7 +76,10 @@ type Config struct {
 	// follows the leaf key like Boulder (RSA keys get the RSA intermediate,
 	// ECDSA and Ed25519 keys the ECDSA one); LeafIssuerRSA or
 	// LeafIssuerECDSA signs all leaves with that one, like Pebble's
-	// keyAlgorithm.
+	// keyAlgorithm, and gives Pebble's shape: that intermediate's chains
+	// are the one below its own root and one per alternate root (no chain
+	// through the cross-signed ECDSA root), and Roots()[i] is the root of
+	// its chain i.
 	LeafIssuer string `yaml:"leafIssuer"`
 
 	// Dir, if non-empty, is where keys (PKCS#8 PEM, mode 0600) and

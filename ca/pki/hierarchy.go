@@ -93,13 +93,18 @@ func New(cfg Config, deps Deps) (*Hierarchy, error) {
 		rootKeys: append([]crypto.Signer{m.rsaRootKey, m.ecRootKey}, x.altRootKeys...),
 		policy:   dvPolicy(),
 	}
-	if cfg.LeafIssuer == LeafIssuerRSA {
-		// Roots()[i] is the root of the leaf issuer's chain i; the ECDSA
-		// root, on none of the RSA chains, goes last.
+	switch cfg.LeafIssuer {
+	// Pebble's shape: Roots()[i] is the root of the leaf issuer's chain
+	// i, so its own root comes first, then the alternates; the other
+	// built-in root, on none of those chains, goes last.
+	case LeafIssuerRSA:
 		h.roots = append(append([]*x509.Certificate{m.rsaRoot}, x.altRoots...), m.ecRoot)
 		h.rootKeys = append(append([]crypto.Signer{m.rsaRootKey}, x.altRootKeys...), m.ecRootKey)
+	case LeafIssuerECDSA:
+		h.roots = append(append([]*x509.Certificate{m.ecRoot}, x.altRoots...), m.rsaRoot)
+		h.rootKeys = append(append([]crypto.Signer{m.ecRootKey}, x.altRootKeys...), m.rsaRootKey)
 	}
-	h.chains = assembleChains(m, bases, x, cfg.chainLength())
+	h.chains = assembleChains(m, bases, x, cfg)
 	if h.rsaIssuer, err = newIssuer(p.rsaIntID, h.chains[p.rsaIntID][0][0], m.rsaIntKey, cfg); err != nil {
 		return nil, err
 	}
@@ -121,16 +126,17 @@ func New(cfg Config, deps Deps) (*Hierarchy, error) {
 // default chain adds the ECDSA root cross-signed by the RSA root, so
 // clients that only trust the RSA root still verify, and its first
 // alternate is the same chain without it, ending below the self-signed
-// ECDSA root. Chains through alternate roots follow.
-func assembleChains(m material, bases []issuerBase, x extraCAs, chainLength int) map[string][][]*x509.Certificate {
+// ECDSA root — unless cfg.LeafIssuer is set: Pebble's shape has no
+// cross-signed chain. Chains through alternate roots follow.
+func assembleChains(m material, bases []issuerBase, x extraCAs, cfg Config) map[string][][]*x509.Certificate {
 	chains := map[string][][]*x509.Certificate{}
 	for _, b := range bases {
 		extra := x.chains[b.id]
 		main := []*x509.Certificate{b.cert}
-		if chainLength > 1 {
+		if cfg.chainLength() > 1 {
 			main, extra = extra[0], extra[1:]
 		}
-		if b.cert == m.ecInt {
+		if b.cert == m.ecInt && cfg.LeafIssuer == "" {
 			cross := append(append([]*x509.Certificate(nil), main...), m.ecCross)
 			chains[b.id] = append([][]*x509.Certificate{cross, main}, extra...)
 		} else {
@@ -185,10 +191,11 @@ func newIssuer(id string, cert *x509.Certificate, key crypto.Signer, cfg Config)
 }
 
 // Roots returns the root certificates: the RSA root, the ECDSA root, then
-// the Config.AlternateRoots in order — except with LeafIssuerRSA, where the
-// ECDSA root comes last. Either way, when Config.LeafIssuer is set,
-// Roots()[i] is the root of the leaf issuer's chain i, as Pebble's
-// /roots/<i> is. The slice is a fresh copy; the certificates are shared.
+// the Config.AlternateRoots in order. With Config.LeafIssuer set, the leaf
+// issuer's root comes first, then the alternates, then the other built-in
+// root, so that Roots()[i] is the root of the leaf issuer's chain i, as
+// Pebble's /roots/<i> is. The slice is a fresh copy; the certificates are
+// shared.
 func (h *Hierarchy) Roots() []*x509.Certificate {
 	return append([]*x509.Certificate(nil), h.roots...)
 }

@@ -59,16 +59,20 @@ func checkKeyPEM(t *testing.T, get func(int) ([]byte, error), certs []*x509.Cert
 
 // TestPebbleView checks that with Config.LeafIssuer, Roots()[i] and
 // Intermediates()[i] belong to the leaf issuer's chain i, as Pebble's
-// /roots/<i> and /intermediates/<i> do.
+// /roots/<i> and /intermediates/<i> do, and that its chains are one per
+// root: ChainLength intermediates each, no cross-signed root.
 func TestPebbleView(t *testing.T) {
 	for _, li := range []string{LeafIssuerRSA, LeafIssuerECDSA} {
 		h, clk := newHierarchy(t, Config{LeafIssuer: li, AlternateRoots: 2, ChainLength: 2})
 		leaf := issue(t, h, newTestKey(t, "p256"), DefaultProfiles()["classic"], "a.example")
 		chains, roots, ints := h.Chains(leaf.Issuer.ID), h.Roots(), h.Intermediates()
-		if len(ints) != len(chains) || len(roots) != 4 {
+		if len(chains) != 3 || len(ints) != len(chains) || len(roots) != 4 {
 			t.Fatalf("%s: %d intermediates, %d chains, %d roots", li, len(ints), len(chains), len(roots))
 		}
 		for i, chain := range chains {
+			if len(chain) != 2 {
+				t.Errorf("%s: chain %d has %d certificates, want 2", li, i, len(chain))
+			}
 			if !ints[i].Equal(chain[0]) {
 				t.Errorf("%s: Intermediates()[%d] is not chain %d's first certificate", li, i, i)
 			}

@@ -192,7 +192,19 @@ func TestPebbleIssuance(t *testing.T) {
 // /intermediates/<n>; then a revoked certificate's status at
 // /cert-status-by-serial/.
 func TestPebbleChainsAndRevocation(t *testing.T) {
-	r := startPebbleRig(t, nil, pebbleEnv("PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_CHAIN_LENGTH=2", "PEBBLE_ALTERNATE_ROOTS=2"))
+	for alg, want := range map[string]x509.PublicKeyAlgorithm{"rsa": x509.RSA, "ecdsa": x509.ECDSA} {
+		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
+			r := startPebbleRig(t, map[string]any{"keyAlgorithm": alg},
+				pebbleEnv("PEBBLE_VA_ALWAYS_VALID=1", "PEBBLE_CHAIN_LENGTH=2", "PEBBLE_ALTERNATE_ROOTS=2"))
+			testPebbleChains(t, r, want)
+		})
+	}
+}
+
+// testPebbleChains issues, checks the chains and revokes (see
+// TestPebbleChainsAndRevocation); every intermediate has a key of type alg.
+func testPebbleChains(t *testing.T, r pebbleRig, alg x509.PublicKeyAlgorithm) {
 	cl := r.client(t)
 	ctx := context.Background()
 	if _, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
@@ -212,6 +224,9 @@ func TestPebbleChainsAndRevocation(t *testing.T) {
 		chains = append(chains, alt)
 	}
 	leaf, _ := x509.ParseCertificate(chain[0])
+	if issuer, err := x509.ParseCertificate(chain[1]); err != nil || issuer.PublicKeyAlgorithm != alg {
+		t.Errorf("the ECDSA leaf's issuer: %v, want a %s key", err, alg)
+	}
 	for n, c := range chains {
 		if len(c) != 3 {
 			t.Errorf("chain %d: %d certificates, want the leaf and 2 intermediates", n, len(c))
