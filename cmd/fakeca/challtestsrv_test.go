@@ -120,7 +120,7 @@ func TestChalltestsrvProcess(t *testing.T) {
 	pool := writeServingCert(t, dir)
 	h1, h2, hs, d1, d2, doh, alpn, mgmt := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t),
 		freePort(t), freePort(t), freePort(t)
-	startProc(t, fakecaBinary(t), "pebble-challtestsrv", dir, nil, addr(mgmt),
+	startProc(t, fakecaBinary(t), "pebble-challtestsrv", dir, []string{}, addr(mgmt),
 		"-http01", addr(h1)+","+addr(h2), "-https01", addr(hs), "-dnsserver", addr(d1)+","+addr(d2),
 		"-doh", addr(doh), "-doh-cert", "certs/localhost/cert.pem", "-doh-cert-key", "certs/localhost/key.pem",
 		"-tlsalpn01", addr(alpn), "-management", addr(mgmt), "-defaultIPv4", "192.0.2.7")

@@ -47,7 +47,7 @@ func startPebbleRig(t *testing.T, extra map[string]any, env []string, flags ...s
 	r.http = httpsClient(r.pool)
 	httpPort, tlsPort, dnsPort, mgmtPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	r.chall = "http://" + addr(mgmtPort)
-	startProc(t, bin, "pebble-challtestsrv", dir, nil, addr(mgmtPort),
+	startProc(t, bin, "pebble-challtestsrv", dir, []string{}, addr(mgmtPort),
 		"-http01", addr(httpPort), "-tlsalpn01", addr(tlsPort), "-https01", "", "-doh", "",
 		"-dnsserver", fmt.Sprintf("localhost:%d", dnsPort), "-management", addr(mgmtPort), "-defaultIPv6", "")
 	acmePort, pebMgmt := freePort(t), freePort(t)
