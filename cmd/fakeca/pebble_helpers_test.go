@@ -173,7 +173,27 @@ func writeServingCert(t *testing.T, dir string) *x509.CertPool {
 	return pool
 }
 
+// httpsClient trusts pool. Its transport also fills in the Location that
+// real Pebble leaves off finalize responses (pebble#508; fakeca sends it)
+// so that x/crypto/acme can poll the order: the same tests then run
+// against Pebble itself (FAKECA_BIN pointing at a script that starts
+// pebble or pebble-challtestsrv by the name it is called with).
 func httpsClient(pool *x509.CertPool) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return &http.Client{Timeout: 30 * time.Second, Transport: finalizeLocation{&http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}
+}
+
+// finalizeLocation sets a missing Location on a finalize response to the
+// order's Pebble URL (/finalize-order/<id> → /my-order/<id>).
+type finalizeLocation struct{ base http.RoundTripper }
+
+func (f finalizeLocation) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := f.base.RoundTrip(req)
+	if err == nil && res.StatusCode == http.StatusOK && res.Header.Get("Location") == "" &&
+		strings.Contains(req.URL.Path, "/finalize-order/") {
+		u := *req.URL
+		u.Path = strings.Replace(u.Path, "/finalize-order/", "/my-order/", 1)
+		res.Header.Set("Location", u.String())
+	}
+	return res, err
 }
