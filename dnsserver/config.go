@@ -104,6 +104,14 @@ type Config struct {
 	// 127.0.0.1:8055; "" is off (Server.ManagementHandler still works).
 	// Comma-separated list. Flag --challtestsrv-listen.
 	ManagementListen string `json:"challtestsrvListen,omitempty" yaml:"challtestsrvListen,omitempty"`
+
+	// ChalltestsrvAnswers makes DNS answers exactly pebble-challtestsrv's:
+	// no zone is served, not even BuiltinZone (so never NXDOMAIN, always the
+	// fake challtestsrv.invalid. SOA, and no RFC 2136 updates), and a query
+	// for a type other than A, AAAA, TXT, CNAME or CAA gets NOTIMP. Zones
+	// and TSIG must then be empty. Default false; `fakeca challtestsrv` sets
+	// it.
+	ChalltestsrvAnswers bool `json:"challtestsrvAnswers,omitempty" yaml:"challtestsrvAnswers,omitempty"`
 }
 
 // ListenAddrs splits a listen field of Config (Listen, HTTP01Listen, …)
@@ -220,6 +228,12 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("tsig[%d].name", i), "duplicate of %s.tsig[%d].name", configPath, j)
 		}
 		keys[canonical(k.Name)] = i
+	}
+	if c.ChalltestsrvAnswers && len(c.Zones) > 0 {
+		bad("zones", "must be empty with %s.challtestsrvAnswers (pebble-challtestsrv serves no zone)", configPath)
+	}
+	if c.ChalltestsrvAnswers && len(c.TSIG) > 0 {
+		bad("tsig", "must be empty with %s.challtestsrvAnswers (pebble-challtestsrv takes no updates)", configPath)
 	}
 	if err := checkIP(c.DefaultIPv4, true); err != nil {
 		bad("defaultIPv4", "%v", err)

@@ -82,6 +82,13 @@ func TestConfigValidate(t *testing.T) {
 		{name: "DoH needs a certificate and a key", cfg: func(c *Config) { c.DoHListen = "127.0.0.1:8443" },
 			want: []string{"dns.dohCert: required when dns.dohListen is set", "dns.dohKey: required when dns.dohListen is set"}},
 		{name: "DoH files without DoH are ignored", cfg: func(c *Config) { c.DoHCert = "cert.pem" }},
+		{name: "challtestsrv answers serve no zone and take no key", cfg: func(c *Config) {
+			c.ChalltestsrvAnswers, c.Zones = true, []string{"example.com"}
+			c.TSIG = []TSIGKey{{Name: "k.", Algorithm: "hmac-sha256", Secret: testSecret}}
+		}, want: []string{
+			"dns.zones: must be empty with dns.challtestsrvAnswers (pebble-challtestsrv serves no zone)",
+			"dns.tsig: must be empty with dns.challtestsrvAnswers (pebble-challtestsrv takes no updates)",
+		}},
 		{name: "every problem is reported", cfg: func(c *Config) {
 			c.Listen = ""
 			c.Zones = []string{"*.test", "ok.test", "OK.test."}

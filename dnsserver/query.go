@@ -26,12 +26,19 @@ type step struct {
 	soa      *dns.SOA // the zone's SOA; nil outside the served zones
 }
 
+// challtestsrvTypes are the query types pebble-challtestsrv answers.
+var challtestsrvTypes = map[uint16]bool{dns.TypeA: true, dns.TypeAAAA: true, dns.TypeTXT: true,
+	dns.TypeCNAME: true, dns.TypeCAA: true}
+
 // query answers a QUERY's single question into resp and records it in
 // the History with userAgent.
 func (s *Server) query(req, resp *dns.Msg, userAgent string) {
 	q := req.Question[0]
 	s.history.addDNS(q, userAgent)
 	switch {
+	case s.cfg.ChalltestsrvAnswers && !challtestsrvTypes[q.Qtype]:
+		resp.Rcode = dns.RcodeNotImplemented
+		return
 	case q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY:
 		resp.Rcode = dns.RcodeRefused
 		return

@@ -142,6 +142,37 @@ func TestQueryDefaultsOff(t *testing.T) {
 	}
 }
 
+// TestQueryChalltestsrvAnswers: with Config.ChalltestsrvAnswers, names
+// under test. are not authoritative (NOERROR with the fake SOA, never
+// NXDOMAIN) and types challtestsrv does not answer get NOTIMP.
+func TestQueryChalltestsrvAnswers(t *testing.T) {
+	s, _ := testServer(t, func(c *Config) { c.ChalltestsrvAnswers, c.DefaultIPv6, c.Zones = true, "", nil })
+	tests := []struct {
+		qtype     uint16
+		rcode     int
+		answers   int
+		authority string
+	}{
+		{dns.TypeA, dns.RcodeSuccess, 1, ""},
+		{dns.TypeAAAA, dns.RcodeSuccess, 0, "challtestsrv.invalid."},
+		{dns.TypeTXT, dns.RcodeSuccess, 0, "challtestsrv.invalid."},
+		{dns.TypeSOA, dns.RcodeNotImplemented, 0, ""},
+		{dns.TypeMX, dns.RcodeNotImplemented, 0, ""},
+		{dns.TypeANY, dns.RcodeNotImplemented, 0, ""},
+	}
+	for _, tt := range tests {
+		r := exchange(t, s.Addr(), "udp", question("nope.example.test.", tt.qtype))
+		var authority string
+		if len(r.Ns) == 1 {
+			authority = r.Ns[0].Header().Name
+		}
+		if r.Rcode != tt.rcode || len(r.Answer) != tt.answers || authority != tt.authority || r.Authoritative {
+			t.Errorf("%s: %s, %d answers, authority %q, aa %v", dns.TypeToString[tt.qtype],
+				dns.RcodeToString[r.Rcode], len(r.Answer), authority, r.Authoritative)
+		}
+	}
+}
+
 func TestQueryTruncation(t *testing.T) {
 	s, _ := testServer(t, nil)
 	for i := range 15 {

@@ -78,7 +78,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	apexes := []string{BuiltinZone}
+	var apexes []string
+	if !cfg.ChalltestsrvAnswers {
+		apexes = append(apexes, BuiltinZone)
+	}
 	for _, z := range cfg.Zones {
 		if z = canonical(z); !slices.Contains(apexes, z) {
 			apexes = append(apexes, z)

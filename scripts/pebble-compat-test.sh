@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run fakeca's Pebble drop-in tests against Pebble itself, to check that
 # they describe what Pebble does: every process test in cmd/fakeca that
-# starts `pebble` / `pebble-challtestsrv` (TestPebble*, TestChalltestsrvProcess)
+# starts `pebble` / `pebble-challtestsrv` (TestPebble*, TestChalltestsrv*Process)
 # then starts the real binaries instead of fakeca. Tests of fakeca's own
 # texts (TestPebbleStartErrors) skip themselves under PEBBLE_COMPAT=1.
 #
@@ -34,6 +34,6 @@ esac
 DISPATCH
 chmod +x "$PEBBLE_DIR/dispatch"
 
-echo "== go test ./cmd/fakeca -run 'TestPebble|TestChalltestsrvProcess' against Pebble" >&2
+echo "== go test ./cmd/fakeca -run 'TestPebble|TestChalltestsrv.*Process' against Pebble" >&2
 FAKECA_BIN="$PEBBLE_DIR/dispatch" PEBBLE_COMPAT=1 \
-	go test ./cmd/fakeca/ -run 'TestPebble|TestChalltestsrvProcess' -count=1 -v "$@"
+	go test ./cmd/fakeca/ -run 'TestPebble|TestChalltestsrv.*Process' -count=1 -v "$@"

@@ -59,7 +59,8 @@ func challtestsrvConfig(args []string, warn io.Writer) (dnsserver.Config, error)
 		*dnsAddr = *dns01
 	}
 	cfg := dnsserver.Config{Listen: *dnsAddr, HTTP01Listen: *http01, HTTPS01Listen: *https01,
-		TLSALPN01Listen: *tlsalpn, ManagementListen: *mgmt, DefaultIPv4: *v4, DefaultIPv6: *v6}
+		TLSALPN01Listen: *tlsalpn, ManagementListen: *mgmt, DefaultIPv4: *v4, DefaultIPv6: *v6,
+		ChalltestsrvAnswers: true}
 	if len(dnsserver.ListenAddrs(cfg.Listen)) == 0 {
 		fmt.Fprintln(warn, "warning: -dnsserver \"\": fakeca cannot turn DNS off; serving on 127.0.0.1:0")
 		cfg.Listen = "127.0.0.1:0"
