@@ -136,8 +136,9 @@ func startProc(t *testing.T, bin, name, dir string, env []string, waitAddr strin
 }
 
 // writeServingCert writes a test CA-signed certificate for localhost and
-// 127.0.0.1 at dir/certs/localhost/{cert,key}.pem (the layout of Pebble's
-// sample config) and returns a pool trusting it.
+// 127.0.0.1 at dir/certs/localhost/{cert,key}.pem and the CA at
+// dir/certs/pebble.minica.pem (the layout of Pebble's test/certs) and
+// returns a pool trusting it.
 func writeServingCert(t *testing.T, dir string) *x509.CertPool {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -163,7 +164,7 @@ func writeServingCert(t *testing.T, dir string) *x509.CertPool {
 		t.Fatal(err)
 	}
 	for name, b := range map[string]*pem.Block{"cert.pem": {Type: "CERTIFICATE", Bytes: der},
-		"key.pem": {Type: "PRIVATE KEY", Bytes: keyDER}} {
+		"key.pem": {Type: "PRIVATE KEY", Bytes: keyDER}, "../pebble.minica.pem": {Type: "CERTIFICATE", Bytes: caDER}} {
 		if err := os.WriteFile(filepath.Join(d, name), pem.EncodeToMemory(b), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -105,13 +105,14 @@ func (r pebbleRig) mgmtGet(t *testing.T, path string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// issue runs one order for name, provisioning the challenge of type typ
-// through challtestsrv, and returns the chain and certificate URL.
-func (r pebbleRig) issue(t *testing.T, cl *acme.Client, name, typ string) ([][]byte, string, crypto.Signer) {
+// issue runs one order for name (with opts), provisioning the challenge of
+// type typ through challtestsrv, and returns the chain, certificate URL and
+// leaf key.
+func (r pebbleRig) issue(t *testing.T, cl *acme.Client, name, typ string, opts ...acme.OrderOption) ([][]byte, string, crypto.Signer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	o, err := cl.AuthorizeOrder(ctx, acme.DomainIDs(name))
+	o, err := cl.AuthorizeOrder(ctx, acme.DomainIDs(name), opts...)
 	if err != nil {
 		t.Fatalf("new order: %v", err)
 	}
@@ -138,7 +139,7 @@ func (r pebbleRig) issue(t *testing.T, cl *acme.Client, name, typ string) ([][]b
 			r.challtest(t, "/add-http01", map[string]string{"token": chal.Token, "content": ka})
 		case "dns-01":
 			v, _ := cl.DNS01ChallengeRecord(chal.Token)
-			r.challtest(t, "/set-txt", map[string]string{"host": "_acme-challenge." + name + ".", "value": v})
+			r.challtest(t, "/set-txt", map[string]string{"host": "_acme-challenge." + strings.TrimPrefix(name, "*.") + ".", "value": v})
 		case "tls-alpn-01":
 			thumb, _ := acme.JWKThumbprint(cl.Key.Public())
 			r.challtest(t, "/add-tlsalpn01", map[string]string{"host": name, "content": chal.Token + "." + thumb})
