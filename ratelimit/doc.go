@@ -94,8 +94,12 @@
 //
 // Source (bucket TATs), History (issued sets) and Pauses (paused
 // identifiers) are small interfaces defined here, each with a sharded
-// in-memory implementation used when Deps leaves them nil; a store-backed
-// implementation can be plugged in later. Every spend is a read followed
-// by a compare-and-swap over the batch's keys, retried on conflict, so
-// concurrent requests never lose a spend.
+// in-memory implementation used when Deps leaves them nil. store/bolt
+// implements all three in fakeca's database, and ca/instance plugs those
+// in (with a kept Deps.UnpauseKey) when it has a data directory, so limits,
+// pauses and unpause links survive a restart as they do at Let's Encrypt.
+// Package ratelimittest is the conformance suite every implementation
+// passes. Every spend is a read followed by a compare-and-swap over the
+// batch's keys, retried on conflict, so concurrent requests never lose a
+// spend.
 package ratelimit

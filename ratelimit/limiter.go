@@ -23,15 +23,20 @@ type Deps struct {
 	// let through, as Boulder does) and one info line per pause. Nil means
 	// discard.
 	Logger *slog.Logger
-	// Source stores the buckets. Nil means a new in-memory source.
+	// Source stores the buckets. Nil means a new in-memory source, so a
+	// restart refills every bucket; store/bolt's Store.Buckets keeps them
+	// on disk, as Boulder keeps them in Redis.
 	Source Source
 	// History remembers issued identifier sets for the renewal exemption.
-	// Nil means a new in-memory history.
+	// Nil means a new in-memory history (store/bolt: Store.History).
 	History History
-	// Pauses stores paused identifiers. Nil means a new in-memory store.
+	// Pauses stores paused identifiers. Nil means a new in-memory store
+	// (store/bolt: Store.Pauses).
 	Pauses Pauses
 	// UnpauseKey is the HS256 key of unpause JWTs, at least 32 bytes. Nil
-	// means 32 random bytes chosen by New, so links die with the process.
+	// means 32 random bytes chosen by New, so links die with the process;
+	// pass a kept key (store/bolt: Store.UnpauseKey) for links that
+	// survive a restart.
 	UnpauseKey []byte
 	// Observer, if set, is called once per limit decided in a check or
 	// spend, with the limit and whether it allowed the request. It runs

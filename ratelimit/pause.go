@@ -63,17 +63,40 @@ type PausedIdentifier struct {
 	UnpausedAt time.Time // zero while paused
 }
 
-// paused reports whether the record is a current pause.
-func (p PausedIdentifier) paused() bool {
-	return p.UnpausedAt.IsZero() || p.PausedAt.After(p.UnpausedAt)
+// Paused reports whether the record is a current pause. A record whose
+// PausedAt is zero (never paused) is not.
+func (p PausedIdentifier) Paused() bool {
+	return !p.PausedAt.IsZero() && (p.UnpausedAt.IsZero() || p.PausedAt.After(p.UnpausedAt))
+}
+
+// Pause applies Boulder's pausing rules (sa/sa.go PauseIdentifiers) to the
+// record of one identifier at now: it returns the record to store and the
+// outcome. A record with a zero PausedAt is one never paused (set Account
+// and Identifier). The record changes only for Paused and Repaused; times
+// are truncated to the second, as Boulder stores them. Every Pauses
+// implementation decides with it, so that they agree.
+func (p PausedIdentifier) Pause(now time.Time) (PausedIdentifier, PauseResult) {
+	switch {
+	case p.PausedAt.IsZero():
+		p.PausedAt, p.UnpausedAt = now.Truncate(time.Second), time.Time{}
+		return p, Paused
+	case p.Paused():
+		return p, AlreadyPaused
+	case p.UnpausedAt.After(now.Add(-repauseGrace)):
+		return p, InGrace
+	}
+	p.PausedAt, p.UnpausedAt = now.Truncate(time.Second), time.Time{}
+	return p, Repaused
 }
 
 // Pauses stores paused identifiers (Boulder's paused table). Implementations
 // must be safe for concurrent use and honour ctx where they block; values
-// go in and out, nothing is retained or aliased.
+// go in and out, nothing is retained or aliased. They decide with
+// PausedIdentifier.Pause, and ratelimittest.Run checks them.
 type Pauses interface {
 	// Pause pauses one identifier of an account at now, unless it is
-	// already paused or was unpaused less than 14 days before now.
+	// already paused or was unpaused less than 14 days before now (see
+	// PausedIdentifier.Pause).
 	Pause(ctx context.Context, account int64, id acme.Identifier, now time.Time) (PauseResult, error)
 	// Paused returns, in the order given, at most max of ids that are
 	// currently paused for the account.
@@ -112,8 +135,7 @@ func (p *memPauses) shard(account int64) *pauseShard {
 	return &p.shards[uint64(account)%memShards]
 }
 
-// Pause implements Pauses with Boulder's rules (sa/sa.go PauseIdentifiers);
-// times are truncated to the second as Boulder stores them.
+// Pause implements Pauses with PausedIdentifier.Pause.
 func (p *memPauses) Pause(_ context.Context, account int64, id acme.Identifier, now time.Time) (PauseResult, error) {
 	sh := p.shard(account)
 	sh.mu.Lock()
@@ -124,18 +146,12 @@ func (p *memPauses) Pause(_ context.Context, account int64, id acme.Identifier, 
 		sh.m[account] = ids
 	}
 	rec, seen := ids[id]
-	switch {
-	case !seen:
-		ids[id] = PausedIdentifier{Account: account, Identifier: id, PausedAt: now.Truncate(time.Second)}
-		return Paused, nil
-	case rec.paused():
-		return AlreadyPaused, nil
-	case rec.UnpausedAt.After(now.Add(-repauseGrace)):
-		return InGrace, nil
+	if !seen {
+		rec = PausedIdentifier{Account: account, Identifier: id}
 	}
-	rec.PausedAt, rec.UnpausedAt = now.Truncate(time.Second), time.Time{}
+	rec, res := rec.Pause(now)
 	ids[id] = rec
-	return Repaused, nil
+	return res, nil
 }
 
 // Paused implements Pauses.
@@ -145,7 +161,7 @@ func (p *memPauses) Paused(_ context.Context, account int64, ids []acme.Identifi
 	defer sh.mu.Unlock()
 	var out []acme.Identifier
 	for _, id := range ids {
-		if rec, ok := sh.m[account][id]; ok && rec.paused() && len(out) < limit {
+		if rec, ok := sh.m[account][id]; ok && rec.Paused() && len(out) < limit {
 			out = append(out, id)
 		}
 	}
@@ -162,7 +178,7 @@ func (p *memPauses) Unpause(_ context.Context, account int64, now time.Time, lim
 		if n >= int64(limit) {
 			break
 		}
-		if rec.paused() {
+		if rec.Paused() {
 			rec.UnpausedAt = now
 			sh.m[account][id] = rec
 			n++
@@ -179,7 +195,7 @@ func (p *memPauses) List(context.Context) ([]PausedIdentifier, error) {
 		sh.mu.Lock()
 		for _, ids := range sh.m {
 			for _, rec := range ids {
-				if rec.paused() {
+				if rec.Paused() {
 					out = append(out, rec)
 				}
 			}

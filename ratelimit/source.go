@@ -22,6 +22,8 @@ import (
 //     them with context.WithoutCancel of the request context, so that a
 //     client hanging up cannot leave a batch half-written;
 //   - slices passed in are read during the call only and never retained.
+//
+// ratelimittest.Run checks the contract.
 type Source interface {
 	// Get stores the TAT of keys[i] in tats[i], or 0 if there is no bucket.
 	// len(tats) is len(keys).

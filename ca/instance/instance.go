@@ -64,8 +64,10 @@ type Config struct {
 	// certificates, e.g. "http://fakeca.fakeca.svc"; default: the
 	// HTTPListen address.
 	PublicURL string
-	// DataDir keeps the hierarchy's keys so the trust bundle survives
-	// restarts; empty keeps everything in memory.
+	// DataDir keeps the hierarchy's keys (so the trust bundle survives
+	// restarts), the ACME state and the rate limiter's state (buckets,
+	// pauses, the unpause-link key) in DataDir/state.db, and the event
+	// journal; empty keeps everything in memory.
 	DataDir    string
 	CA         ca.Config
 	PKI        pki.Config
@@ -288,32 +290,43 @@ func build(cfg Config, clk clock.Clock, log *slog.Logger) (parts, error) {
 	if err != nil {
 		return parts{}, err
 	}
-	lim, err := ratelimit.New(cfg.RateLimits, ratelimit.Deps{Clock: clk, Logger: log, Observer: m.RateLimitDecision})
-	if err != nil {
-		return parts{}, err
-	}
-	p := parts{limiter: lim, registry: reg, metrics: m, bundle: h.BundlePEM(), tlsCert: tlsCert}
-	if p.journal, p.sink, err = buildJournal(cfg, clk, log); err != nil {
-		return parts{}, err
-	}
-	if p.faults, err = buildFaults(cfg.Faults, clk, log, p.journal, m); err != nil {
-		_ = p.closeSink()
-		return parts{}, err
-	}
 	st, err := openStore(cfg.DataDir)
 	if err != nil {
-		_ = p.closeSink()
 		return parts{}, err
 	}
-	p.store = st
+	p := parts{store: st, registry: reg, metrics: m, bundle: h.BundlePEM(), tlsCert: tlsCert}
+	fail := func(err error) (parts, error) { return parts{}, errors.Join(err, p.closeSink(), p.closeStore()) }
+	if p.limiter, err = newLimiter(cfg.RateLimits, st, ratelimit.Deps{Clock: clk, Logger: log,
+		Observer: m.RateLimitDecision}); err != nil {
+		return fail(err)
+	}
+	if p.journal, p.sink, err = buildJournal(cfg, clk, log); err != nil {
+		return fail(err)
+	}
+	if p.faults, err = buildFaults(cfg.Faults, clk, log, p.journal, m); err != nil {
+		return fail(err)
+	}
 	p.server, err = ca.New(cfg.CA, ca.Deps{Clock: clk, Logger: log, Store: st, PKI: h, Validator: v,
-		Limiter: lim, Journal: p.journal, Metrics: m, Faults: p.faults})
+		Limiter: p.limiter, Journal: p.journal, Metrics: m, Faults: p.faults})
 	if err != nil {
-		_ = p.closeSink()
-		_ = p.closeStore()
-		return parts{}, err
+		return fail(err)
 	}
 	return p, nil
+}
+
+// newLimiter builds the rate limiter. With the embedded database (a
+// DataDir) its buckets, issuance history, pauses and unpause key are kept
+// there, so that limits, pauses and unpause links survive a restart as they
+// do at Let's Encrypt; otherwise they are in memory.
+func newLimiter(cfg ratelimit.Config, st store.Store, deps ratelimit.Deps) (*ratelimit.Limiter, error) {
+	if db, ok := st.(*bolt.Store); ok {
+		key, err := db.UnpauseKey(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("dataDir: %w", err)
+		}
+		deps.Source, deps.History, deps.Pauses, deps.UnpauseKey = db.Buckets(), db.History(), db.Pauses(), key
+	}
+	return ratelimit.New(cfg, deps)
 }
 
 // openStore is the embedded database under dataDir, or memory without one.

@@ -222,7 +222,17 @@ func rlPaused(t *testing.T) {
 	c.fail(t, "p.fail.test")
 	c.fail(t, "p.fail.test")
 	_, err := c.AuthorizeOrder(ctx, acme.DomainIDs("p.fail.test"))
-	r := c.tap.last()
+	link := e.wantPaused(t, err, c.tap.last())
+	e.unpause(t, link)
+	if _, err := c.AuthorizeOrder(ctx, acme.DomainIDs("p.fail.test")); err != nil {
+		t.Fatalf("order after unpausing: %v", err)
+	}
+}
+
+// wantPaused checks the 429 of an order for the paused p.fail.test and
+// returns its unpause link, which points at this CA.
+func (e *rlEnv) wantPaused(t *testing.T, err error, r rlResponse) string {
+	t.Helper()
 	p := r.problem(t)
 	before, after, _ := strings.Cut(rlDetailPaused, "%s")
 	pattern := `^` + regexp.QuoteMeta(before) + `(https://` + regexp.QuoteMeta(e.inst.ACMEAddr()) +
@@ -236,9 +246,15 @@ func rlPaused(t *testing.T) {
 	case r.header.Get("Retry-After") != "" || rlHasHelpLink(r.header):
 		t.Errorf("paused 429 has Retry-After %q, Link %q; want neither", r.header.Get("Retry-After"), r.header.Values("Link"))
 	}
+	return m[1]
+}
 
+// unpause follows an unpause link for p.fail.test as a browser would: the
+// form, its POST, and the status page saying one identifier was unpaused.
+func (e *rlEnv) unpause(t *testing.T, link string) {
+	t.Helper()
 	hc := httpClient(t, e.inst.BundlePEM())
-	form := rlGetPage(t, hc, m[1])
+	form := rlGetPage(t, hc, link)
 	action := regexp.MustCompile(`<form action="([^"]+)" method="POST">`).FindStringSubmatch(form)
 	if action == nil || !strings.Contains(form, "<li>p.fail.test</li>") {
 		t.Fatalf("unpause form lacks the action or the identifier:\n%s", form)
@@ -251,9 +267,6 @@ func rlPaused(t *testing.T) {
 	_ = resp.Body.Close()
 	if resp.Request.URL.Path != "/sfe/v1/unpause-status" || !strings.Contains(string(status), "has been unpaused (1 identifiers)") {
 		t.Fatalf("unpause POST ended at %s:\n%s", resp.Request.URL, status)
-	}
-	if _, err := c.AuthorizeOrder(ctx, acme.DomainIDs("p.fail.test")); err != nil {
-		t.Fatalf("order after unpausing: %v", err)
 	}
 }
 
@@ -341,6 +354,13 @@ func rlStart(t *testing.T, limits ...ratelimit.Override) *rlEnv {
 // rlStartWith is rlStart with fault rules.
 func rlStartWith(t *testing.T, limits []ratelimit.Override, fc faults.Config) *rlEnv {
 	t.Helper()
+	cfg := rlConfig(t, limits, fc)
+	return rlStartConfig(t, cfg, clocktesting.NewFakeClock(time.Now()))
+}
+
+// rlConfig is the configuration of rlStartWith's CA.
+func rlConfig(t *testing.T, limits []ratelimit.Override, fc faults.Config) instance.Config {
+	t.Helper()
 	web := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(web.Close)
 	port, err := strconv.Atoi(web.URL[strings.LastIndexByte(web.URL, ':')+1:])
@@ -355,10 +375,14 @@ func rlStartWith(t *testing.T, limits []ratelimit.Override, fc faults.Config) *r
 	val := challengeval.Config{AlwaysValid: true, Rules: []challengeval.Rule{{Pattern: "*.fail.test", AlwaysValid: &no}},
 		HTTP01Port: port, HostOverrides: []challengeval.HostOverride{override}, Resolvers: []string{"127.0.0.1:1"},
 		LookupTimeout: time.Second, HTTPTimeout: 5 * time.Second}
-	cfg := instance.Config{Listen: "127.0.0.1:0", MgmtListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0",
+	return instance.Config{Listen: "127.0.0.1:0", MgmtListen: "127.0.0.1:0", HTTPListen: "127.0.0.1:0",
 		CA: ca.DefaultConfig(), Validation: val, Faults: fc, RateLimits: ratelimit.Config{Preset: ratelimit.PresetProduction,
 			DisableRequestLimits: true, Limits: limits}}
-	clk := clocktesting.NewFakeClock(time.Now())
+}
+
+// rlStartConfig starts a CA from cfg on clk, shut down when the test ends.
+func rlStartConfig(t *testing.T, cfg instance.Config, clk *clocktesting.FakeClock) *rlEnv {
+	t.Helper()
 	inst, err := instance.Start(context.Background(), cfg, instance.Deps{Clock: clk})
 	if err != nil {
 		t.Fatal(err)

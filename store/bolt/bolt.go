@@ -28,6 +28,10 @@ const (
 	bucketUnfinishedAuthzs = "unfinished-authzs"
 	// accountOrderEntry, for every order (since format 3)
 	bucketAccountOrders = "account-orders"
+	// the rate limiter's state (since format 4; see ratelimits.go)
+	bucketRateBuckets = "rl-buckets"
+	bucketRateHistory = "rl-history"
+	bucketRatePauses  = "rl-pauses"
 )
 
 // keyFormat is the meta key holding formatVersion.
@@ -68,9 +72,10 @@ func (o Options) Validate() error {
 // bucket per kind of object, keyed by ID (serial, hash), and index buckets
 // for every look-up the CA makes: account key → account, order key → order
 // IDs, account → order IDs, authz key → valid authorizations, CRL shard →
-// revoked serials, unfinished orders and authorizations. The indexes are
-// exact: every write updates objects and indexes in one
-// transaction. IDs come from the object buckets' sequences, so they survive
+// revoked serials, unfinished orders and authorizations; and the rate
+// limiter's buckets, issuance history and pauses (see Buckets, History,
+// Pauses). The indexes are exact: every write updates objects and indexes
+// in one transaction. IDs come from the object buckets' sequences, so they survive
 // restarts and are never handed out twice.
 //
 // Writes: bbolt admits one read-write transaction at a time, so writes are
@@ -128,7 +133,8 @@ func Open(path string, opts Options) (*Store, error) {
 func initBuckets(tx *bbolt.Tx) error {
 	for _, name := range []string{bucketMeta, bucketAccounts, bucketAccountKeys, bucketOrders,
 		bucketOrderIndex, bucketAccountOrders, bucketAuthzs, bucketAuthzIndex, bucketCerts, bucketRevoked,
-		bucketBlocked, bucketUnfinishedOrders, bucketUnfinishedAuthzs} {
+		bucketBlocked, bucketUnfinishedOrders, bucketUnfinishedAuthzs,
+		bucketRateBuckets, bucketRateHistory, bucketRatePauses} {
 		if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 			return err
 		}
@@ -153,7 +159,7 @@ func initBuckets(tx *bbolt.Tx) error {
 // stay as they are (the reader accepts every older version); each step
 // fills the indexes the next version added.
 func upgrade(tx *bbolt.Tx, from byte) error {
-	steps := map[byte]func(*bbolt.Tx) error{1: upgradeV1, 2: upgradeV2}
+	steps := map[byte]func(*bbolt.Tx) error{1: upgradeV1, 2: upgradeV2, 3: upgradeV3}
 	for v := from; v < formatVersion; v++ {
 		if err := steps[v](tx); err != nil {
 			return fmt.Errorf("upgrading format %d: %w", v, err)
@@ -200,6 +206,13 @@ func upgradeV2(tx *bbolt.Tx) error {
 		return err
 	})
 }
+
+// upgradeV3 upgrades a format 3 file to format 4, which adds the rate
+// limiter's buckets (rl-buckets, rl-history, rl-pauses) and the unpause key.
+// They start empty, as a format 3 fakeca kept that state in memory:
+// initBuckets has created the buckets, and Store.UnpauseKey makes the key
+// when it is first asked for it. Nothing else changes.
+func upgradeV3(*bbolt.Tx) error { return nil }
 
 // Close closes the database, waiting for running transactions. Operations
 // after Close fail. Closing twice is not an error.

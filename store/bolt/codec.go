@@ -41,10 +41,15 @@ import (
 //     account-orders index (Store.AccountOrders), which Open fills when it
 //     upgrades a version 1 or 2 file. The bump makes an older fakeca, which
 //     would write orders without indexing them, refuse the file.
+//   - 4 changes no value either but adds the rate limiter's state: its
+//     buckets, issuance history, pauses and unpause key (ratelimits.go),
+//     which an upgraded file starts without. The bump makes an older
+//     fakeca, which would keep that state in memory and restart every
+//     limit, refuse the file.
 
 // formatVersion is the first byte of every encoded value and the file
 // format in the meta bucket.
-const formatVersion = 3
+const formatVersion = 4
 
 // minReadVersion is the oldest value format the reader accepts.
 const minReadVersion = 1

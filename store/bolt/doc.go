@@ -12,6 +12,12 @@
 // documented exception to store.Store's "no store-wide lock". Reads never
 // wait for writes. See Store for the details.
 //
+// The same file keeps the rate limiter's state (Store.Buckets,
+// Store.History, Store.Pauses and Store.UnpauseKey implement
+// ratelimit.Source, History, Pauses and Deps.UnpauseKey), so that limits,
+// pauses and unpause links survive a restart; see ratelimits.go.
+//
 // In DESIGN.md's graph bolt is a backend of store, under ca: it imports
-// store, acme and go.etcd.io/bbolt, and is imported only by cmd/fakeca.
+// store, ratelimit (for its storage interfaces), acme and go.etcd.io/bbolt,
+// and is imported only by cmd/fakeca and ca/instance.
 package bolt
