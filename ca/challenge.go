@@ -159,10 +159,17 @@ func (s *Server) enqueueValidation(ctx context.Context, a store.Authorization, i
 func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challengeval.Request, fr faults.Request) {
 	ctx, cancel := context.WithTimeout(ctx, validationTimeout)
 	defer cancel()
-	if a, err := s.store.GetAuthz(ctx, authzID); err == nil && !a.Unfinished() {
+	before, gerr := s.store.GetAuthz(ctx, authzID)
+	if gerr == nil && !before.Unfinished() {
 		return // deactivated meanwhile, or a resumed job that came late
 	}
 	verr := s.faultedValidation(ctx, fr, func() error { return s.safeValidate(ctx, vr) })
+	if gerr == nil {
+		// Counted before it is recorded, as Boulder's PerformValidation
+		// does, so a client that sees the authorization invalid also
+		// meets the failure's limits (and a pause) on its next order.
+		s.countValidation(ctx, before, verr)
+	}
 	now := s.clock.Now().UTC()
 	recorded := false
 	a, err := s.store.UpdateAuthz(ctx, authzID, func(a *store.Authorization) error {
@@ -206,7 +213,6 @@ func (s *Server) validate(ctx context.Context, authzID int64, idx int, vr challe
 		}
 		s.record(events.Event{Kind: kind, Account: a.AccountID, Authz: a.ID,
 			Identifiers: []acme.Identifier{vr.Identifier}, Challenge: vr.Type}, verr)
-		s.countValidation(ctx, a, verr)
 		s.metrics.validation(vr.Type, verr)
 	}
 }
