@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fakeca/fakeca/acme"
 )
@@ -90,7 +91,7 @@ func (l *Limiter) NewOrder(ctx context.Context, req NewOrderRequest) (refund fun
 		return noRefund, nil
 	}
 	hash := fqdnSetHash(ids)
-	last, err := l.hist.LastIssued(ctx, hash)
+	last, err := l.lastIssued(ctx, hash)
 	if err != nil {
 		return noRefund, fmt.Errorf("ratelimit: while checking renewal exemption status: %w", err)
 	}
@@ -245,7 +246,7 @@ func (l *Limiter) Issued(ctx context.Context, account int64, idents []acme.Ident
 	ids := normalize(idents)
 	hash := fqdnSetHash(ids)
 	now := l.clk.Now()
-	last, histErr := l.hist.LastIssued(ctx, hash)
+	last, histErr := l.lastIssued(ctx, hash)
 	var txns []txn
 	if !isRenewal(last, now) {
 		txns = l.certsPerDomain(txns, strconv.FormatInt(account, 10), ids, modeSpend)
@@ -253,5 +254,18 @@ func (l *Limiter) Issued(ctx context.Context, account int64, idents []acme.Ident
 	key := CertificatesPerFQDNSet.prefix() + hash
 	txns = l.add(txns, CertificatesPerFQDNSet, key, key, modeSpend)
 	_, spendErr := l.spend(ctx, txns)
-	return errors.Join(histErr, spendErr, l.hist.RecordIssued(ctx, hash, now))
+	var recErr error
+	if l.renewals {
+		recErr = l.hist.RecordIssued(ctx, hash, now)
+	}
+	return errors.Join(histErr, spendErr, recErr)
+}
+
+// lastIssued is the History's last issuance of the set, or the zero time
+// when no limit the renewal exemption lifts is in force (nothing to lift).
+func (l *Limiter) lastIssued(ctx context.Context, hash string) (time.Time, error) {
+	if !l.renewals {
+		return time.Time{}, nil
+	}
+	return l.hist.LastIssued(ctx, hash)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,22 @@ func (r *registry) lookup(name Name, overrideKey string) *limit {
 		}
 	}
 	return r.defaults[name]
+}
+
+// configured reports whether any of the limits is in force for some
+// bucket, by default or through an override.
+func (r *registry) configured(names ...Name) bool {
+	for _, n := range names {
+		if r.defaults[n] != nil {
+			return true
+		}
+	}
+	for _, l := range r.overrides {
+		if slices.Contains(names, l.name) {
+			return true
+		}
+	}
+	return false
 }
 
 // built is what New takes from a valid Config.

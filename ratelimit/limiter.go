@@ -66,6 +66,9 @@ type Limiter struct {
 	jwtLifetime time.Duration
 	pages       *template.Template
 	scratch     sync.Pool // *scratch
+	// renewals is whether a limit the renewal exemption lifts is in force;
+	// without one the issuance history is neither read nor written.
+	renewals bool
 }
 
 // New validates cfg and returns a Limiter.
@@ -79,7 +82,8 @@ func New(cfg Config, deps Deps) (*Limiter, error) {
 	}
 	l := &Limiter{clk: deps.Clock, log: deps.Logger, src: deps.Source, hist: deps.History,
 		pauses: deps.Pauses, reg: b.reg, observe: deps.Observer, jitter: deps.Jitter,
-		hmacKey: deps.UnpauseKey, unpauseBase: b.unpauseBase, jwtLifetime: b.jwtLifetime}
+		hmacKey: deps.UnpauseKey, unpauseBase: b.unpauseBase, jwtLifetime: b.jwtLifetime,
+		renewals: b.reg.configured(NewOrdersPerAccount, CertificatesPerDomain, CertificatesPerDomainPerAccount)}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
