@@ -15,7 +15,11 @@
 // A Hierarchy holds two roots (RSA and ECDSA P-384), a copy of the ECDSA root
 // cross-signed by the RSA root, and one intermediate per key type. Leaves for
 // RSA keys come from the RSA intermediate; leaves for ECDSA (and Ed25519) keys
-// come from the ECDSA intermediate, as Boulder's pickIssuer does. BundlePEM is
+// come from the ECDSA intermediate, as Boulder's pickIssuer does.
+// Config.ChainLength adds "Link" intermediates below each root,
+// Config.AlternateRoots adds roots with their own chains to copies of the
+// intermediates, and Config.LeafIssuer makes one intermediate sign every
+// leaf in Pebble's shape (Roots()[i] is the root of its chain i). BundlePEM is
 // the trust bundle that users hand to openssl, curl or a cert-manager
 // ClusterIssuer's caBundle; it also verifies ServingCertificate, the TLS
 // certificate of fakeca's own listeners.
