@@ -13,7 +13,7 @@ import (
 
 // configPath is the YAML path of Config in fakeca's configuration file;
 // every Validate message starts with it.
-const configPath = "ratelimit"
+const configPath = "rateLimits"
 
 // Defaults applied to zero-valued Config fields.
 const (
@@ -143,7 +143,7 @@ type built struct {
 }
 
 // Validate reports every invalid field, one per line, each starting with its
-// YAML path (e.g. "ratelimit.overrides[2].NewOrdersPerAccount.burst: must be
+// YAML path (e.g. "rateLimits.overrides[2].NewOrdersPerAccount.burst: must be
 // > 0, got 0").
 func (c Config) Validate() error {
 	_, err := c.build()

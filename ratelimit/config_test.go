@@ -64,29 +64,29 @@ func TestConfigValidate(t *testing.T) {
 				ov(FailedAuthorizationsForPausingPerDomainPerAccount, "1"),
 			}}},
 		{name: "unknown preset", cfg: Config{Preset: "pebble"}, want: []string{
-			`ratelimit.preset: unknown preset "pebble" (want one of letsencrypt-production, letsencrypt-staging, off)`}},
+			`rateLimits.preset: unknown preset "pebble" (want one of letsencrypt-production, letsencrypt-staging, off)`}},
 		{name: "bad numbers", cfg: Config{Overrides: []Override{
 			ov(NewOrdersPerAccount, "1"),
 			{Limit: NewOrdersPerAccount, Burst: 0, Count: -1, Period: 0, IDs: ids("2")},
 			{Limit: NewOrdersPerAccount, Burst: 1, Count: 10, Period: 5, IDs: ids("3")},
 		}}, want: []string{
-			"ratelimit.overrides[1].NewOrdersPerAccount.burst: must be > 0, got 0",
-			"ratelimit.overrides[1].NewOrdersPerAccount.count: must be > 0, got -1",
-			"ratelimit.overrides[1].NewOrdersPerAccount.period: must be > 0, got 0s",
-			"ratelimit.overrides[2].NewOrdersPerAccount: period 5ns / count 10 must be at least 1ns and burst 1 at most period/count × 2⁶¹ ns",
+			"rateLimits.overrides[1].NewOrdersPerAccount.burst: must be > 0, got 0",
+			"rateLimits.overrides[1].NewOrdersPerAccount.count: must be > 0, got -1",
+			"rateLimits.overrides[1].NewOrdersPerAccount.period: must be > 0, got 0s",
+			"rateLimits.overrides[2].NewOrdersPerAccount: period 5ns / count 10 must be at least 1ns and burst 1 at most period/count × 2⁶¹ ns",
 		}},
 		{name: "unknown limit", cfg: Config{Overrides: []Override{{unknown: "NewOrdersPerAcount", Burst: 1, Count: 1, Period: time.Hour}}},
-			want: []string{`ratelimit.overrides[0]: unknown limit "NewOrdersPerAcount" (want one of ` + nameList() + ")"}},
+			want: []string{`rateLimits.overrides[0]: unknown limit "NewOrdersPerAcount" (want one of ` + nameList() + ")"}},
 		{name: "override without ids", cfg: Config{Overrides: []Override{ov(NewOrdersPerAccount)}},
-			want: []string{"ratelimit.overrides[0].NewOrdersPerAccount.ids: must list at least one id"}},
+			want: []string{"rateLimits.overrides[0].NewOrdersPerAccount.ids: must list at least one id"}},
 		{name: "limits with ids or without a default", cfg: Config{Limits: []Override{ov(NewOrdersPerAccount, "1"), ov(CertificatesPerDomainPerAccount)}},
 			want: []string{
-				"ratelimit.limits[0].NewOrdersPerAccount.ids: not allowed here (limits change a default); put the entry under overrides",
-				"ratelimit.limits[1].CertificatesPerDomainPerAccount: has no default at Let's Encrypt; configure it under overrides",
+				"rateLimits.limits[0].NewOrdersPerAccount.ids: not allowed here (limits change a default); put the entry under overrides",
+				"rateLimits.limits[1].CertificatesPerDomainPerAccount: has no default at Let's Encrypt; configure it under overrides",
 			}},
 		{name: "bad unpause settings", cfg: Config{UnpauseBaseURL: "portal.example.com", UnpauseJWTLifetime: -time.Second}, want: []string{
-			`ratelimit.unpauseBaseURL: "portal.example.com" must be an absolute http(s) URL without query, fragment or user`,
-			"ratelimit.unpauseJWTLifetime: must not be negative, got -1s",
+			`rateLimits.unpauseBaseURL: "portal.example.com" must be an absolute http(s) URL without query, fragment or user`,
+			"rateLimits.unpauseJWTLifetime: must not be negative, got -1s",
 		}},
 	})
 }
@@ -100,25 +100,25 @@ func TestConfigValidateIDs(t *testing.T) {
 			ov(CertificatesPerDomain, "www.example.com", "2001:db8::1", "*.example.com", "fe80::1%eth0"),
 			ov(CertificatesPerFQDNSet, "a.example.com,,b.example.com"),
 		}}, want: []string{
-			`ratelimit.overrides[0].NewOrdersPerAccount.ids[0].id: "abc" is not an account ID (a positive integer)`,
-			`ratelimit.overrides[0].NewOrdersPerAccount.ids[1].id: "0" is not an account ID (a positive integer)`,
-			`ratelimit.overrides[1].NewRegistrationsPerIPAddress.ids[0].id: "192.0.2.300" is not an IP address`,
-			`ratelimit.overrides[2].NewRegistrationsPerIPv6Range.ids[0].id: "2001:db8:1::/64" is not an IPv6 /48 range (e.g. 2001:db8:1::/48)`,
-			`ratelimit.overrides[2].NewRegistrationsPerIPv6Range.ids[1].id: "2001:db8:1:2::/48" has bits set after the /48; use "2001:db8:1::/48"`,
-			`ratelimit.overrides[2].NewRegistrationsPerIPv6Range.ids[2].id: "192.0.2.0/24" is not an IPv6 /48 range (e.g. 2001:db8:1::/48)`,
-			`ratelimit.overrides[3].CertificatesPerDomain.ids[0].id: "www.example.com" is not a registered domain; its certificates count against "example.com"`,
-			`ratelimit.overrides[3].CertificatesPerDomain.ids[1].id: "2001:db8::1" is not the base address of its /64; use "2001:db8::"`,
-			`ratelimit.overrides[3].CertificatesPerDomain.ids[2].id: "*.example.com" is not a domain name or IP address`,
-			`ratelimit.overrides[3].CertificatesPerDomain.ids[3].id: "fe80::1%eth0" must not have a zone`,
-			`ratelimit.overrides[4].CertificatesPerFQDNSet.ids[0].id: "a.example.com,,b.example.com" is not a comma-separated list of identifiers`,
+			`rateLimits.overrides[0].NewOrdersPerAccount.ids[0].id: "abc" is not an account ID (a positive integer)`,
+			`rateLimits.overrides[0].NewOrdersPerAccount.ids[1].id: "0" is not an account ID (a positive integer)`,
+			`rateLimits.overrides[1].NewRegistrationsPerIPAddress.ids[0].id: "192.0.2.300" is not an IP address`,
+			`rateLimits.overrides[2].NewRegistrationsPerIPv6Range.ids[0].id: "2001:db8:1::/64" is not an IPv6 /48 range (e.g. 2001:db8:1::/48)`,
+			`rateLimits.overrides[2].NewRegistrationsPerIPv6Range.ids[1].id: "2001:db8:1:2::/48" has bits set after the /48; use "2001:db8:1::/48"`,
+			`rateLimits.overrides[2].NewRegistrationsPerIPv6Range.ids[2].id: "192.0.2.0/24" is not an IPv6 /48 range (e.g. 2001:db8:1::/48)`,
+			`rateLimits.overrides[3].CertificatesPerDomain.ids[0].id: "www.example.com" is not a registered domain; its certificates count against "example.com"`,
+			`rateLimits.overrides[3].CertificatesPerDomain.ids[1].id: "2001:db8::1" is not the base address of its /64; use "2001:db8::"`,
+			`rateLimits.overrides[3].CertificatesPerDomain.ids[2].id: "*.example.com" is not a domain name or IP address`,
+			`rateLimits.overrides[3].CertificatesPerDomain.ids[3].id: "fe80::1%eth0" must not have a zone`,
+			`rateLimits.overrides[4].CertificatesPerFQDNSet.ids[0].id: "a.example.com,,b.example.com" is not a comma-separated list of identifiers`,
 		}},
 		{name: "duplicate buckets", cfg: Config{Overrides: []Override{
 			ov(NewOrdersPerAccount, "1"), ov(NewOrdersPerAccount, "2", "01"),
 			ov(CertificatesPerFQDNSet, "a.com,b.com"), ov(CertificatesPerFQDNSet, "B.com, a.com"),
 		}}, want: []string{
-			`ratelimit.overrides[1].NewOrdersPerAccount.ids[1].id: bucket "3:1" is already overridden by ratelimit.overrides[0].NewOrdersPerAccount.ids[0]`,
-			`ratelimit.overrides[3].CertificatesPerFQDNSet.ids[0].id: bucket "7:` + fqdnSetHash(dns("a.com", "b.com")) +
-				`" is already overridden by ratelimit.overrides[2].CertificatesPerFQDNSet.ids[0]`,
+			`rateLimits.overrides[1].NewOrdersPerAccount.ids[1].id: bucket "3:1" is already overridden by rateLimits.overrides[0].NewOrdersPerAccount.ids[0]`,
+			`rateLimits.overrides[3].CertificatesPerFQDNSet.ids[0].id: bucket "7:` + fqdnSetHash(dns("a.com", "b.com")) +
+				`" is already overridden by rateLimits.overrides[2].CertificatesPerFQDNSet.ids[0]`,
 		}},
 	})
 }

@@ -410,7 +410,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no clock", Config{}, Deps{}, "ratelimit: Deps.Clock is required"},
 		{"short key", Config{}, Deps{Clock: newFakeClock(), UnpauseKey: []byte("short")}, "ratelimit: Deps.UnpauseKey must be at least 32 bytes, got 5"},
-		{"bad config", Config{Preset: "nope"}, Deps{Clock: newFakeClock()}, `ratelimit.preset: unknown preset "nope"`},
+		{"bad config", Config{Preset: "nope"}, Deps{Clock: newFakeClock()}, `rateLimits.preset: unknown preset "nope"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
