@@ -124,7 +124,7 @@ func TestChalltestsrvProcess(t *testing.T) {
 		"-http01", addr(h1)+","+addr(h2), "-https01", addr(hs), "-dnsserver", addr(d1)+","+addr(d2),
 		"-doh", addr(doh), "-doh-cert", "certs/localhost/cert.pem", "-doh-cert-key", "certs/localhost/key.pem",
 		"-tlsalpn01", addr(alpn), "-management", addr(mgmt), "-defaultIPv4", "192.0.2.7")
-	r := pebbleRig{chall: "http://" + addr(mgmt)}
+	r := &pebbleRig{chall: "http://" + addr(mgmt)}
 	r.challtest(t, "/add-http01", map[string]string{"token": "tok", "content": "tok.thumb"})
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // #nosec G402 -- self-signed responder
 	for _, u := range []string{"http://" + addr(h1), "http://" + addr(h2), "https://" + addr(hs)} {

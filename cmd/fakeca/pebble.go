@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 	"k8s.io/utils/clock"
 
 	"github.com/fakeca/fakeca/ca/instance"
@@ -128,7 +131,11 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 	}
 	fc.CA, fc.Listen, fc.MgmtListen = &cacfg, pc.ListenAddress, pc.ManagementListenAddress
 	fc.DNS.Listen, fc.HTTP01Port, fc.TLSALPN01Port = "", orDefault(pc.HTTPPort, 5002), orDefault(pc.TLSPort, 5001)
+	fc.HTTPListen = ""
 	fc.Validation.SkipCAA = true // Pebble never checks CAA
+	if err := applyFakecaSection(&fc, pc.fakeca); err != nil {
+		return instance.Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
 	if dnsServer != "" {
 		r, err := resolveDNSServer(dnsServer)
 		if err != nil {
@@ -146,7 +153,7 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 	if err != nil {
 		return instance.Config{}, err
 	}
-	icfg.NoMgmtListener, icfg.NoHTTPListener = pc.ManagementListenAddress == "", true
+	icfg.NoMgmtListener, icfg.NoHTTPListener = fc.MgmtListen == "", fc.HTTPListen == ""
 	icfg.PKI.OCSPBaseURL = pc.OCSPResponderURL
 	if pc.Certificate != "" {
 		cert, err := tls.LoadX509KeyPair(pc.Certificate, pc.PrivateKey)
@@ -156,6 +163,29 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 		icfg.TLSCertificate = &cert
 	}
 	return icfg, icfg.PKI.Validate()
+}
+
+// applyFakecaSection decodes the config file's "fakeca" object, if any,
+// over fc: fakeca's own --config keys (dataDir, rateLimits, faults, ocsp,
+// httpListen, dns, …), so a Pebble harness gets them by editing only its
+// config file. Pebble mode opens the plain-HTTP (AIA, CRL, OCSP) and DNS
+// listeners only when this section names them. Unknown keys are errors.
+func applyFakecaSection(fc *fileConfig, raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var probe struct {
+		Preset *string `yaml:"preset"`
+	}
+	if err := yaml.Unmarshal(raw, &probe); err == nil && probe.Preset != nil {
+		return errors.New("fakeca.preset: not used by fakeca pebble (the Pebble settings are the starting point)")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(fc); err != nil {
+		return fmt.Errorf("fakeca: %w", err)
+	}
+	return nil
 }
 
 func orDefault(n, def int) int {

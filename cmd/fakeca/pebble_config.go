@@ -33,6 +33,11 @@ type pebbleConfig struct {
 	Profiles                       map[string]pebbleProfile
 	RetryAfter                     struct{ Authz, Order int }
 	CertificateValidityPeriod      uint64 // deprecated and ignored, as by Pebble since v2.7.0
+
+	// fakeca is the optional top-level "fakeca" object next to "pebble":
+	// fakeca's own configuration keys (the --config file's), applied on
+	// top of the Pebble settings.
+	fakeca json.RawMessage
 }
 
 // pebbleProfile is one entry of Pebble's "profiles".
@@ -92,9 +97,12 @@ func parsePebbleConfig(raw []byte) (pebbleConfig, []string, error) {
 	var unknown []string
 	var body json.RawMessage
 	for k, v := range top {
-		if strings.EqualFold(k, "pebble") {
+		switch {
+		case strings.EqualFold(k, "pebble"):
 			body = v
-		} else {
+		case strings.EqualFold(k, "fakeca"):
+			c.fakeca = v
+		default:
 			unknown = append(unknown, k)
 		}
 	}

@@ -98,7 +98,7 @@ func TestPebbleConventions(t *testing.T) {
 }
 
 // pebbleDirectory checks the directory's resources and meta.
-func pebbleDirectory(t *testing.T, r pebbleRig) {
+func pebbleDirectory(t *testing.T, r *pebbleRig) {
 	resp, err := r.http.Get(r.acme + "/dir")
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +129,7 @@ func pebbleDirectory(t *testing.T, r pebbleRig) {
 
 // pebbleProfiles issues under each configured profile and checks the
 // validity: validityPeriod seconds (NotAfter = NotBefore + period - 1 s).
-func pebbleProfiles(t *testing.T, r pebbleRig, cl *acme.Client) {
+func pebbleProfiles(t *testing.T, r *pebbleRig, cl *acme.Client) {
 	for profile, want := range map[string]time.Duration{"default": 7776000 * time.Second, "shortlived": 518400 * time.Second} {
 		chain, _, _ := r.issue(t, cl, profile+".example.test", "http-01", acme.WithOrderIssuanceProfile(acme.ProfileName(profile)))
 		leaf, _ := x509.ParseCertificate(chain[0])

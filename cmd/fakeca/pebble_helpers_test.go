@@ -70,9 +70,16 @@ func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 // proc is a started fakeca process with its output.
 type proc struct {
 	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
 	stdout strings.Builder
 	stderr strings.Builder
 	mu     sync.Mutex
+}
+
+// kill stops the process with SIGKILL, as harnesses do, and waits for it.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
 }
 
 type lockedWriter struct {
@@ -107,11 +114,10 @@ func startProc(t *testing.T, bin, name, dir string, env []string, waitAddr strin
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(exited) }()
+	p.exited = make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-exited
+		p.kill()
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, p.output())
 		}
@@ -124,7 +130,7 @@ func startProc(t *testing.T, bin, name, dir string, env []string, waitAddr strin
 			return p
 		}
 		select {
-		case <-exited:
+		case <-p.exited:
 			t.Fatalf("%s exited early:\n%s", name, p.output())
 		default:
 		}

@@ -81,7 +81,7 @@ func TestPebbleLego(t *testing.T) {
 // challtestProvider is a lego challenge provider that publishes through
 // pebble-challtestsrv's management API, as Pebble users' harnesses do.
 type challtestProvider struct {
-	r   pebbleRig
+	r   *pebbleRig
 	t   *testing.T
 	typ string
 }
@@ -119,7 +119,7 @@ func (challtestProvider) Timeout() (timeout, interval time.Duration) {
 }
 
 // mgmtBody is the body of a GET on the rig's Pebble management listener.
-func mgmtBody(t *testing.T, r pebbleRig, path string) []byte {
+func mgmtBody(t *testing.T, r *pebbleRig, path string) []byte {
 	t.Helper()
 	_, b := r.mgmtGet(t, path)
 	return b

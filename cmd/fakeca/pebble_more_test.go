@@ -25,7 +25,7 @@ import (
 
 // signedPost posts payload as an ES256 JWS with an embedded JWK and a
 // fresh nonce from newNonce, returning the status and body.
-func signedPost(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, url string, payload any) (int, []byte) {
+func signedPost(t *testing.T, r *pebbleRig, key *ecdsa.PrivateKey, url string, payload any) (int, []byte) {
 	t.Helper()
 	b64 := base64.RawURLEncoding.EncodeToString
 	pad := func(n *big.Int) string { return b64(n.FillBytes(make([]byte, 32))) }
@@ -37,7 +37,7 @@ func signedPost(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, url string, pa
 // postJWS posts payload (nil: POST-as-GET) as an ES256 JWS whose
 // protected header is hdr plus alg, a fresh nonce and url, and returns the
 // status, body and headers.
-func postJWS(t *testing.T, r pebbleRig, key *ecdsa.PrivateKey, hdr map[string]any, url string, payload any) (int, []byte, http.Header) {
+func postJWS(t *testing.T, r *pebbleRig, key *ecdsa.PrivateKey, hdr map[string]any, url string, payload any) (int, []byte, http.Header) {
 	t.Helper()
 	resp, err := r.http.Head(r.acme + "/nonce-plz")
 	if err != nil {

@@ -35,15 +35,32 @@ type pebbleRig struct {
 	dir, acme, mgmt, chall string
 	pool                   *x509.CertPool
 	http                   *http.Client
+	pebble                 *proc
+	start                  func() *proc // starts pebble again
 }
 
 // startPebbleRig writes a Pebble-README-style config (extra keys merged
 // in) with relative certificate paths and starts both processes.
-func startPebbleRig(t *testing.T, extra map[string]any, env []string, flags ...string) pebbleRig {
+func startPebbleRig(t *testing.T, extra map[string]any, env []string, flags ...string) *pebbleRig {
+	t.Helper()
+	return startPebbleRigTop(t, extra, nil, env, flags...)
+}
+
+// restartPebble kills pebble with SIGKILL and starts it again on the
+// same configuration.
+func (r *pebbleRig) restartPebble(t *testing.T) {
+	t.Helper()
+	r.pebble.kill()
+	r.pebble = r.start()
+}
+
+// startPebbleRigTop is startPebbleRig with top-level keys (e.g. "fakeca")
+// added to the config file next to "pebble".
+func startPebbleRigTop(t *testing.T, extra, top map[string]any, env []string, flags ...string) *pebbleRig {
 	t.Helper()
 	bin := fakecaBinary(t)
 	dir := t.TempDir()
-	r := pebbleRig{dir: dir, pool: writeServingCert(t, dir)}
+	r := &pebbleRig{dir: dir, pool: writeServingCert(t, dir)}
 	r.http = httpsClient(r.pool)
 	httpPort, tlsPort, dnsPort, mgmtPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	r.chall = "http://" + addr(mgmtPort)
@@ -62,7 +79,11 @@ func startPebbleRig(t *testing.T, extra map[string]any, env []string, flags ...s
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	raw, _ := json.Marshal(map[string]any{"pebble": cfg})
+	file := map[string]any{"pebble": cfg}
+	for k, v := range top {
+		file[k] = v
+	}
+	raw, _ := json.Marshal(file)
 	if err := os.MkdirAll(filepath.Join(dir, "test", "config"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -70,18 +91,19 @@ func startPebbleRig(t *testing.T, extra map[string]any, env []string, flags ...s
 		t.Fatal(err)
 	}
 	args := append([]string{"-dnsserver", fmt.Sprintf("localhost:%d", dnsPort)}, flags...)
-	startProc(t, bin, "pebble", dir, env, addr(acmePort), args...)
+	r.start = func() *proc { return startProc(t, bin, "pebble", dir, env, addr(acmePort), args...) }
+	r.pebble = r.start()
 	return r
 }
 
-func (r pebbleRig) client(t *testing.T) *acme.Client {
+func (r *pebbleRig) client(t *testing.T) *acme.Client {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	return &acme.Client{Key: key, DirectoryURL: r.acme + "/dir", HTTPClient: r.http, UserAgent: "fakeca-pebble-test"}
 }
 
 // challtest posts one challtestsrv management call.
-func (r pebbleRig) challtest(t *testing.T, path string, body any) {
+func (r *pebbleRig) challtest(t *testing.T, path string, body any) {
 	t.Helper()
 	b, _ := json.Marshal(body)
 	resp, err := http.Post(r.chall+path, "application/json", bytes.NewReader(b))
@@ -94,7 +116,7 @@ func (r pebbleRig) challtest(t *testing.T, path string, body any) {
 	}
 }
 
-func (r pebbleRig) mgmtGet(t *testing.T, path string) (int, []byte) {
+func (r *pebbleRig) mgmtGet(t *testing.T, path string) (int, []byte) {
 	t.Helper()
 	resp, err := r.http.Get(r.mgmt + path)
 	if err != nil {
@@ -108,7 +130,7 @@ func (r pebbleRig) mgmtGet(t *testing.T, path string) (int, []byte) {
 // issue runs one order for name (with opts), provisioning the challenge of
 // type typ through challtestsrv, and returns the chain, certificate URL and
 // leaf key.
-func (r pebbleRig) issue(t *testing.T, cl *acme.Client, name, typ string, opts ...acme.OrderOption) ([][]byte, string, crypto.Signer) {
+func (r *pebbleRig) issue(t *testing.T, cl *acme.Client, name, typ string, opts ...acme.OrderOption) ([][]byte, string, crypto.Signer) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -205,7 +227,7 @@ func TestPebbleChainsAndRevocation(t *testing.T) {
 
 // testPebbleChains issues, checks the chains and revokes (see
 // TestPebbleChainsAndRevocation); every intermediate has a key of type alg.
-func testPebbleChains(t *testing.T, r pebbleRig, alg x509.PublicKeyAlgorithm) {
+func testPebbleChains(t *testing.T, r *pebbleRig, alg x509.PublicKeyAlgorithm) {
 	cl := r.client(t)
 	ctx := context.Background()
 	if _, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
