@@ -296,7 +296,7 @@ func (p *parser) server(n *yaml.Node, path string, s *Server) error {
 				return p.errf(n, f, "%s", yamlMessage(err))
 			}
 			if err := s.RateLimits.Validate(); err != nil {
-				return p.errf(n, f, "%s", strings.ReplaceAll(err.Error(), "ratelimit.", f+"."))
+				return p.errf(n, f, "%s", strings.ReplaceAll(err.Error(), "rateLimits.", f+"."))
 			}
 			return nil
 		},
