@@ -3,7 +3,8 @@
 # they describe what Pebble does: every process test in cmd/fakeca that
 # starts `pebble` / `pebble-challtestsrv` (TestPebble*, TestChalltestsrv*Process)
 # then starts the real binaries instead of fakeca. Tests of fakeca's own
-# texts (TestPebbleStartErrors) skip themselves under PEBBLE_COMPAT=1.
+# texts and extras (TestPebbleStartErrors, TestPebbleWithFakecaExtras) skip
+# themselves under PEBBLE_COMPAT=1.
 #
 # Installs pebble and pebble-challtestsrv from the Go module proxy into
 # PEBBLE_DIR and writes a dispatch script there that execs one or the

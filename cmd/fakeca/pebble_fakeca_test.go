@@ -73,6 +73,9 @@ func TestPebbleFakecaSection(t *testing.T) {
 // SIGKILL and restart, the third order is refused with Boulder's 429, and
 // the CRL of the issuer is served.
 func TestPebbleWithFakecaExtras(t *testing.T) {
+	if os.Getenv("PEBBLE_COMPAT") != "" {
+		t.Skip("fakeca's extras; Pebble ignores the fakeca section (scripts/pebble-compat-test.sh)")
+	}
 	httpPort := freePort(t)
 	extras := map[string]any{"fakeca": map[string]any{"dataDir": "state", "httpListen": addr(httpPort),
 		"rateLimits": map[string]any{"preset": "letsencrypt-staging", "limits": []any{map[string]any{
