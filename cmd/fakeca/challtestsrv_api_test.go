@@ -101,6 +101,14 @@ func TestChalltestsrvAPIProcess(t *testing.T) {
 			"broken.example.test", dns.TypeA, "SERVFAIL", nil},
 		{"clear-servfail", "/clear-servfail", `{"host":"broken.example.test"}`,
 			"broken.example.test", dns.TypeA, "NOERROR", []string{"A 192.0.2.7"}},
+		{"clear-cname", "/clear-cname", `{"host":"alias.example.test"}`,
+			"alias.example.test", dns.TypeCAA, "NOERROR", nil},
+		{"clear-caa", "/clear-caa", `{"host":"caa.example.test"}`, "caa.example.test", dns.TypeCAA, "NOERROR", nil},
+		{"clear-aaaa", "/clear-aaaa", `{"host":"v6.example.test"}`, "v6.example.test", dns.TypeAAAA, "NOERROR", nil},
+		{"set-default-ipv4", "/set-default-ipv4", `{"ip":"192.0.2.9"}`, "y.example.test", dns.TypeA, "NOERROR", []string{"A 192.0.2.9"}},
+		{"set-default-ipv6", "/set-default-ipv6", `{"ip":"2001:db8::9"}`, "y.example.test", dns.TypeAAAA, "NOERROR",
+			[]string{"AAAA 2001:db8::9"}},
+		{"set-default-ipv4 off", "/set-default-ipv4", `{"ip":""}`, "y.example.test", dns.TypeA, "NOERROR", nil},
 		{"other types are not implemented", "", "", "x.example.test", dns.TypeMX, "NOTIMP", nil},
 	}
 	for _, tt := range tests {
