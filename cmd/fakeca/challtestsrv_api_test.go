@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/asn1"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,18 +18,18 @@ import (
 // challtestsrvAPI is a running `pebble-challtestsrv` process: its
 // management URL, DNS address and HTTP-01 address.
 type challtestsrvAPI struct {
-	mgmt, dns, http01 string
+	mgmt, dns, http01, tlsalpn01 string
 }
 
 // startChalltestsrvAPI starts `pebble-challtestsrv` (the name harnesses
 // use) with an empty environment and the listeners the API tests need.
 func startChalltestsrvAPI(t *testing.T) challtestsrvAPI {
 	t.Helper()
-	h, d, m := freePort(t), freePort(t), freePort(t)
+	h, d, m, a := freePort(t), freePort(t), freePort(t), freePort(t)
 	startProc(t, fakecaBinary(t), "pebble-challtestsrv", t.TempDir(), []string{}, addr(m),
-		"-http01", addr(h), "-https01", "", "-tlsalpn01", "", "-doh", "", "-dnsserver", addr(d),
+		"-http01", addr(h), "-https01", "", "-tlsalpn01", addr(a), "-doh", "", "-dnsserver", addr(d),
 		"-management", addr(m), "-defaultIPv4", "192.0.2.7", "-defaultIPv6", "")
-	return challtestsrvAPI{mgmt: "http://" + addr(m), dns: addr(d), http01: "http://" + addr(h)}
+	return challtestsrvAPI{mgmt: "http://" + addr(m), dns: addr(d), http01: "http://" + addr(h), tlsalpn01: addr(a)}
 }
 
 // call posts body to a management path and returns the status and body.
@@ -175,5 +178,42 @@ func TestChalltestsrvHTTPProcess(t *testing.T) {
 	c.must(t, "/clear-request-history", `{"host":"h.example.test","type":"http"}`)
 	if _, hist = c.call(t, "/http-request-history", `{"host":"h.example.test"}`); !bytes.Contains([]byte(hist), []byte("[]")) {
 		t.Errorf("after clear-request-history: %s", hist)
+	}
+}
+
+// TestChalltestsrvTLSALPNProcess checks the TLS-ALPN-01 responder of a
+// process: the certificate for the SNI carries the name and the critical
+// acmeIdentifier extension with SHA-256 of the key authorization (RFC
+// 8737), and the handshake is in the tlsalpn01 request history.
+func TestChalltestsrvTLSALPNProcess(t *testing.T) {
+	c := startChalltestsrvAPI(t)
+	c.must(t, "/add-tlsalpn01", `{"host":"alpn.example.test","content":"tok.thumb"}`)
+	conn, err := tls.Dial("tcp", c.tlsalpn01, &tls.Config{ServerName: "alpn.example.test",
+		NextProtos: []string{"acme-tls/1"}, InsecureSkipVerify: true}) // #nosec G402 -- the challenge certificate is self-signed
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := conn.ConnectionState()
+	conn.Close()
+	cert := state.PeerCertificates[0]
+	sum := sha256.Sum256([]byte("tok.thumb"))
+	want, _ := asn1.Marshal(sum[:])
+	var found bool
+	for _, e := range cert.Extensions {
+		if e.Id.String() == "1.3.6.1.5.5.7.1.31" {
+			found = e.Critical && bytes.Equal(e.Value, want)
+		}
+	}
+	if state.NegotiatedProtocol != "acme-tls/1" || !slices.Equal(cert.DNSNames, []string{"alpn.example.test"}) || !found {
+		t.Errorf("protocol %q, names %v, acmeIdentifier ok %v", state.NegotiatedProtocol, cert.DNSNames, found)
+	}
+	_, hist := c.call(t, "/tlsalpn01-request-history", `{"host":"alpn.example.test"}`)
+	var entries []struct {
+		ServerName      string
+		SupportedProtos []string
+	}
+	if err := json.Unmarshal([]byte(hist), &entries); err != nil || len(entries) != 1 ||
+		entries[0].ServerName != "alpn.example.test" || !slices.Equal(entries[0].SupportedProtos, []string{"acme-tls/1"}) {
+		t.Errorf("tlsalpn01 history %s (%v)", hist, err)
 	}
 }
