@@ -133,9 +133,6 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 	fc.DNS.Listen, fc.HTTP01Port, fc.TLSALPN01Port = "", orDefault(pc.HTTPPort, 5002), orDefault(pc.TLSPort, 5001)
 	fc.HTTPListen = ""
 	fc.Validation.SkipCAA = true // Pebble never checks CAA
-	if err := applyFakecaSection(&fc, pc.fakeca); err != nil {
-		return instance.Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
 	if dnsServer != "" {
 		r, err := resolveDNSServer(dnsServer)
 		if err != nil {
@@ -148,6 +145,9 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 	}
 	if err := pebbleChainEnv(&fc, pc.KeyAlgorithm, getenv); err != nil {
 		return instance.Config{}, err
+	}
+	if err := applyFakecaSection(&fc, pc.fakeca); err != nil {
+		return instance.Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	icfg, err := fc.instanceConfig()
 	if err != nil {
@@ -168,7 +168,9 @@ func pebbleInstanceConfig(path, dnsServer string, strict bool, getenv func(strin
 // applyFakecaSection decodes the config file's "fakeca" object, if any,
 // over fc: fakeca's own --config keys (dataDir, rateLimits, faults, ocsp,
 // httpListen, dns, …), so a Pebble harness gets them by editing only its
-// config file. Pebble mode opens the plain-HTTP (AIA, CRL, OCSP) and DNS
+// config file. It comes last, so its values win over the Pebble settings
+// and the PEBBLE_* variables (and their defaults); its fault rules follow
+// theirs. Pebble mode opens the plain-HTTP (AIA, CRL, OCSP) and DNS
 // listeners only when this section names them. Unknown keys are errors.
 func applyFakecaSection(fc *fileConfig, raw json.RawMessage) error {
 	if len(raw) == 0 {
@@ -180,11 +182,14 @@ func applyFakecaSection(fc *fileConfig, raw json.RawMessage) error {
 	if err := yaml.Unmarshal(raw, &probe); err == nil && probe.Preset != nil {
 		return errors.New("fakeca.preset: not used by fakeca pebble (the Pebble settings are the starting point)")
 	}
+	pebbleRules := fc.Faults.Rules
+	fc.Faults.Rules = nil
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(fc); err != nil {
 		return fmt.Errorf("fakeca: %w", err)
 	}
+	fc.Faults.Rules = append(pebbleRules, fc.Faults.Rules...)
 	return nil
 }
 

@@ -67,6 +67,35 @@ func TestPebbleFakecaSection(t *testing.T) {
 	}
 }
 
+// TestPebbleFakecaSectionWins: the section comes after the PEBBLE_*
+// variables and their defaults, so its values win, and its fault rules
+// follow the ones the variables make.
+func TestPebbleFakecaSectionWins(t *testing.T) {
+	dir := t.TempDir()
+	writeServingCert(t, dir)
+	raw := `{"pebble":{"listenAddress":"127.0.0.1:14000","certificate":"certs/localhost/cert.pem","privateKey":"certs/localhost/key.pem"},
+	  "fakeca":{"chainLength":3,"leafIssuer":"ecdsa","ca":{"ordersPerPage":7,"authzReusePercent":10},
+	    "faults":{"rules":[{"name":"slow-orders","match":{"operation":"new-order"},"action":{"delay":"1ms"}}]}}}`
+	if err := os.WriteFile(filepath.Join(dir, "pebble.json"), []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	env := map[string]string{envChainLength: "2", "PEBBLE_WFE_NONCEREJECT": "10"}
+	icfg, err := pebbleInstanceConfig("pebble.json", "", false, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, r := range icfg.Faults.Rules {
+		rules = append(rules, r.Name)
+	}
+	if icfg.PKI.ChainLength != 3 || icfg.PKI.LeafIssuer != "ecdsa" || icfg.CA.OrdersPerPage != 7 ||
+		icfg.CA.AuthzReusePercent != 10 || len(rules) < 2 || rules[len(rules)-1] != "slow-orders" {
+		t.Errorf("chain %d, leaf issuer %q, orders per page %d, authz reuse %d, rules %v",
+			icfg.PKI.ChainLength, icfg.PKI.LeafIssuer, icfg.CA.OrdersPerPage, icfg.CA.AuthzReusePercent, rules)
+	}
+}
+
 // TestPebbleWithFakecaExtras runs `pebble` with a "fakeca" section asking
 // for a data directory, Let's Encrypt staging's rate limits with a small
 // new-orders limit, and the plain-HTTP listener: the account survives a
